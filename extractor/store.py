@@ -1,0 +1,390 @@
+"""Persistence: documents, pages, chunks, runs, facts, checks, repairs and model calls.
+
+SQLModel over any SQLAlchemy URL (SQLite file by default, PostgreSQL by URL). Documents
+are keyed by the SHA-256 of their bytes, so re-ingesting the same file is a no-op and a
+renamed copy is recognised. Every later stage (extraction runs, reconciliation, the
+model-call cache) hangs off these rows, which is what lets a killed run resume.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint, delete, func
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+
+from extractor.core.errors import NotFoundError, StoreError
+from extractor.core.records import CheckStatus, Evidence, Fact
+from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json() -> Any:
+    return Field(default=None, sa_column=Column(JSON))
+
+
+class Document(SQLModel, table=True):
+    sha256: str = Field(primary_key=True, max_length=64)
+    doc_id: str = Field(index=True)
+    path: str
+    media_type: str
+    pages: int
+    ocr_pages: int = 0
+    normalized: str = Field(sa_column=Column(Text))
+    offsets: list[int] | None = _json()
+    page_starts: list[int] | None = _json()
+    created: datetime = Field(default_factory=_now)
+
+
+class Page(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    document: str = Field(foreign_key="document.sha256", index=True)
+    number: int
+    raw: str = Field(sa_column=Column(Text))
+    source: str
+    confidence: float | None = None
+
+
+class Chunk(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    document: str = Field(foreign_key="document.sha256", index=True)
+    index: int
+    heading_path: list[str] | None = _json()
+    kind: str
+    page_start: int
+    page_end: int
+    start: int
+    end: int
+    tokens: int
+    text: str = Field(sa_column=Column(Text))
+
+
+class Run(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    extractor: str
+    status: str = "running"
+    settings: dict[str, Any] | None = _json()
+    prompt_hashes: dict[str, str] | None = _json()
+    code_version: str = ""
+    fingerprint: str = Field(default="", index=True)
+    stats: dict[str, Any] | None = _json()
+    created: datetime = Field(default_factory=_now)
+    finished: datetime | None = None
+
+
+class RunDocument(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("run_id", "document"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    document: str = Field(foreign_key="document.sha256")
+    status: str
+    notes: list[str] | None = _json()
+    stats: dict[str, Any] | None = _json()
+
+
+class Record(SQLModel, table=True):
+    """One stored fact (finding or mention) of a run."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    document: str = Field(foreign_key="document.sha256", index=True)
+    field: str
+    key: dict[str, Any] | None = _json()
+    value: Any = _json()
+    raw: str | None = None
+    decimals: int | None = None
+    quote: str | None = Field(default=None, sa_column=Column(Text))
+    chunk_index: int | None = None
+    page: int | None = None
+    start: int | None = None
+    end: int | None = None
+    extractor: str
+    priority: int = 0
+    status: str = CheckStatus.UNCHECKED.value
+    note: str | None = None
+
+
+class CheckResult(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    document: str = Field(foreign_key="document.sha256")
+    rule: str
+    name: str
+    passed: bool
+    detail: dict[str, Any] | None = _json()
+
+
+class Repair(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    document: str = Field(foreign_key="document.sha256")
+    slot: str
+    before: Any = _json()
+    after: Any = _json()
+    rule: str
+    evidence: dict[str, Any] | None = _json()
+
+
+class ModelCall(SQLModel, table=True):
+    """A model call, keyed for the cache: a successful key is never sent again."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    cache_key: str = Field(index=True, max_length=64)
+    run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
+    document: str | None = Field(default=None, index=True)
+    section: str
+    chunk_index: int | None = None
+    model: str
+    endpoint: str
+    prompt_hash: str
+    schema_hash: str
+    status: str
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    response: Any = _json()
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    attempts: int = 0
+    created: datetime = Field(default_factory=_now)
+
+
+class Failure(SQLModel, table=True):
+    """A file or document that could not be processed, with the reason shown to the user."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    path: str
+    stage: str
+    reason: str = Field(sa_column=Column(Text))
+    run_id: int | None = None
+    created: datetime = Field(default_factory=_now)
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for a URL; a SQLite file's folder is created, tables are created if missing."""
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+        SQLModel.metadata.create_all(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot open database {parsed.render_as_string(hide_password=True)}: "
+                         f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+    return engine
+
+
+class Store:
+    """Typed access to the tables; sessions are short and every write commits whole."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        return cls(make_engine(url))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except SQLAlchemyError as exc:
+                session.rollback()
+                raise StoreError(f"database error: {exc.__class__.__name__}: "
+                                 f"{str(exc).splitlines()[0]}") from exc
+
+    # ------------------------------------------------------------------ documents
+    def find_document(self, sha256: str) -> Document | None:
+        with self.session() as s:
+            return s.get(Document, sha256)
+
+    def save_document(self, doc: DocumentData) -> Document:
+        """Document, pages and chunks in one transaction: all or nothing."""
+        row = Document(sha256=doc.sha256, doc_id=doc.doc_id, path=doc.path,
+                       media_type=doc.media_type, pages=len(doc.pages),
+                       ocr_pages=sum(p.source.startswith("ocr") for p in doc.pages),
+                       normalized=doc.normalized.text, offsets=doc.normalized.offsets,
+                       page_starts=doc.page_starts)
+        with self.session() as s:
+            s.add(row)
+            s.flush()
+            s.add_all(Page(document=doc.sha256, number=p.number, raw=p.raw, source=p.source,
+                           confidence=p.confidence) for p in doc.pages)
+            s.add_all(Chunk(document=doc.sha256, index=c.index, heading_path=c.heading_path,
+                            kind=c.kind, page_start=c.page_start, page_end=c.page_end,
+                            start=c.start, end=c.end, tokens=c.tokens, text=c.text)
+                      for c in doc.chunks)
+        return row
+
+    def documents(self) -> list[Document]:
+        with self.session() as s:
+            return list(s.exec(select(Document).order_by(col(Document.doc_id))))
+
+    def resolve_document(self, ref: str) -> Document:
+        """A document by doc_id, SHA-256 prefix or the path it was ingested from."""
+        with self.session() as s:
+            rows = list(s.exec(select(Document).where(
+                (col(Document.doc_id) == ref) | (col(Document.sha256).startswith(ref))
+                | (col(Document.path) == ref))))
+        if not rows:
+            raise NotFoundError(f"no stored document matches {ref!r} (see `extractor db info`)")
+        if len(rows) > 1:
+            raise NotFoundError(f"{ref!r} matches {len(rows)} documents; give a longer SHA prefix")
+        return rows[0]
+
+    def load_document(self, sha256: str) -> DocumentData:
+        """Rebuild the pipeline view of a stored document (no re-reading, no re-OCR)."""
+        with self.session() as s:
+            row = s.get(Document, sha256)
+            if row is None:
+                raise NotFoundError(f"no stored document with sha256 {sha256}")
+            pages = list(s.exec(select(Page).where(Page.document == sha256)
+                                .order_by(col(Page.number))))
+            chunks = list(s.exec(select(Chunk).where(Chunk.document == sha256)
+                                 .order_by(col(Chunk.index))))
+        return DocumentData(
+            doc_id=row.doc_id, path=row.path, sha256=row.sha256, media_type=row.media_type,
+            pages=[PageText(p.number, p.raw, p.source, p.confidence) for p in pages],
+            normalized=NormalizedText(row.normalized, list(row.offsets or [])),
+            page_starts=list(row.page_starts or [0]),
+            chunks=[ChunkData(c.index, list(c.heading_path or []), c.kind, c.page_start,
+                              c.page_end, c.start, c.end, c.text, c.tokens) for c in chunks])
+
+    # ------------------------------------------------------------------ runs
+    def create_run(self, run: Run) -> Run:
+        with self.session() as s:
+            s.add(run)
+            s.flush()
+            s.refresh(run)
+        return run
+
+    def get_run(self, run_id: int) -> Run:
+        with self.session() as s:
+            run = s.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id} (see `extractor runs list`)")
+        return run
+
+    def runs(self) -> list[Run]:
+        with self.session() as s:
+            return list(s.exec(select(Run).order_by(col(Run.id))))
+
+    def latest_unfinished_run(self, fingerprint: str) -> Run | None:
+        """A run with the same settings that was interrupted: resuming it repeats no work."""
+        with self.session() as s:
+            return s.exec(select(Run).where(Run.fingerprint == fingerprint,
+                                            Run.status != "done")
+                          .order_by(col(Run.id).desc())).first()
+
+    def update_run(self, run: Run) -> None:
+        with self.session() as s:
+            s.merge(run)
+
+    def run_documents(self, run_id: int) -> list[RunDocument]:
+        with self.session() as s:
+            return list(s.exec(select(RunDocument).where(RunDocument.run_id == run_id)))
+
+    def save_document_result(self, run_id: int, outcome: RunDocument, facts: Sequence[Fact]) -> None:
+        """Replace a document's facts in a run and mark it done, in one transaction."""
+        with self.session() as s:
+            s.execute(delete(Record).where(col(Record.run_id) == run_id,
+                                           col(Record.document) == outcome.document))
+            s.execute(delete(RunDocument).where(col(RunDocument.run_id) == run_id,
+                                                col(RunDocument.document) == outcome.document))
+            s.add(outcome)
+            s.add_all(fact_to_row(run_id, outcome.document, f) for f in facts)
+
+    def facts(self, run_id: int, document: str) -> list[Fact]:
+        with self.session() as s:
+            rows = s.exec(select(Record).where(Record.run_id == run_id, Record.document == document)
+                          .order_by(col(Record.id)))
+            return [row_to_fact(r) for r in rows]
+
+    def save_checks(self, run_id: int, document: str, checks: Sequence[CheckResult],
+                    repairs: Sequence[Repair]) -> None:
+        with self.session() as s:
+            s.execute(delete(CheckResult).where(col(CheckResult.run_id) == run_id,
+                                                col(CheckResult.document) == document))
+            s.execute(delete(Repair).where(col(Repair.run_id) == run_id,
+                                           col(Repair.document) == document))
+            s.add_all(checks)
+            s.add_all(repairs)
+
+    def checks(self, run_id: int, document: str | None = None) -> list[CheckResult]:
+        with self.session() as s:
+            query = select(CheckResult).where(CheckResult.run_id == run_id)
+            if document:
+                query = query.where(CheckResult.document == document)
+            return list(s.exec(query.order_by(col(CheckResult.id))))
+
+    def repairs(self, run_id: int, document: str | None = None) -> list[Repair]:
+        with self.session() as s:
+            query = select(Repair).where(Repair.run_id == run_id)
+            if document:
+                query = query.where(Repair.document == document)
+            return list(s.exec(query.order_by(col(Repair.id))))
+
+    def record_failure(self, path: str, stage: str, reason: str, run_id: int | None = None) -> None:
+        with self.session() as s:
+            s.add(Failure(path=path, stage=stage, reason=reason, run_id=run_id))
+
+    # ------------------------------------------------------------------ model calls
+    def cached_call(self, cache_key: str) -> ModelCall | None:
+        with self.session() as s:
+            return s.exec(select(ModelCall).where(ModelCall.cache_key == cache_key,
+                                                  ModelCall.status == "ok")).first()
+
+    def save_call(self, call: ModelCall) -> None:
+        with self.session() as s:
+            s.add(call)
+
+    def calls(self, run_id: int) -> list[ModelCall]:
+        with self.session() as s:
+            return list(s.exec(select(ModelCall).where(ModelCall.run_id == run_id)
+                               .order_by(col(ModelCall.id))))
+
+    def info(self) -> dict[str, int]:
+        """Rows per table, for ``extractor db info``."""
+        tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, Run, Record, CheckResult,
+                                              Repair, ModelCall, Failure)
+        with self.session() as s:
+            return {str(t.__tablename__): int(s.exec(select(func.count()).select_from(t)).one())
+                    for t in tables}
+
+
+def fact_to_row(run_id: int, document: str, fact: Fact) -> Record:
+    ev = fact.evidence
+    return Record(run_id=run_id, document=document, field=fact.field, key=fact.key,
+                  value=fact.value, raw=fact.raw, decimals=fact.decimals,
+                  quote=ev.quote if ev else None, chunk_index=ev.chunk_index if ev else None,
+                  page=ev.page if ev else None, start=ev.start if ev else None,
+                  end=ev.end if ev else None, extractor=fact.extractor, priority=fact.priority,
+                  status=fact.status.value, note=fact.note)
+
+
+def row_to_fact(row: Record) -> Fact:
+    evidence = None
+    if row.quote is not None:
+        evidence = Evidence(quote=row.quote, chunk_index=row.chunk_index, page=row.page,
+                            start=row.start, end=row.end)
+    return Fact(field=row.field, key=row.key, value=row.value, raw=row.raw,
+                decimals=row.decimals, evidence=evidence, extractor=row.extractor,
+                priority=row.priority, status=CheckStatus(row.status), note=row.note)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

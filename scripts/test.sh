@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The project's test command (README's second command; .ci/run runs exactly this).
+# Installs the package with its dev tools, starts a throwaway PostgreSQL server so the
+# storage tests run on PostgreSQL as well as SQLite, then lint, types, layers, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "Running pip as the 'root'" || true
+
+start_postgres() {
+  if [ -n "${EXTRACTOR_TEST_POSTGRES_URL:-}" ]; then return 0; fi
+  local pgbin
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$pgbin" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing PostgreSQL (Debian package)…"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  fi
+  if [ -z "$pgbin" ]; then
+    echo "PostgreSQL is not available: storage tests run on SQLite only" >&2
+    [ "${CI:-}" = "true" ] && return 1 || return 0
+  fi
+  PGDATA=$(mktemp -d /tmp/extractor-pg.XXXXXX)
+  local as=()
+  if [ "$(id -u)" = 0 ]; then chown postgres "$PGDATA"; as=(runuser -u postgres --); fi
+  local port=$(( 54000 + RANDOM % 900 ))
+  "${as[@]}" "$pgbin/initdb" -D "$PGDATA/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  "${as[@]}" "$pgbin/pg_ctl" -D "$PGDATA/data" -l "$PGDATA/log" -w \
+    -o "-p $port -k $PGDATA -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  trap '"${as[@]}" "$pgbin/pg_ctl" -D "$PGDATA/data" -m immediate stop >/dev/null 2>&1; rm -rf "$PGDATA"' EXIT
+  export EXTRACTOR_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+  echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+}
+start_postgres
+
+ruff check .
+mypy
+lint-imports
+python3 -m pytest -q "$@"

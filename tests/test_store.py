@@ -1,0 +1,81 @@
+"""Storage on SQLite and PostgreSQL: documents by content hash, runs, facts, calls."""
+
+from __future__ import annotations
+
+import pytest
+
+from extractor.core.errors import NotFoundError, StoreError
+from extractor.core.records import CheckStatus, Evidence, Fact
+from extractor.store import ModelCall, Run, RunDocument, Store
+from tests.conftest import text_document
+
+
+def test_document_round_trips_with_pages_and_chunks(store: Store) -> None:
+    doc = text_document("003_17aaca51ade6ba7f")
+    store.save_document(doc)
+    loaded = store.load_document(doc.sha256)
+    assert loaded.normalized.text == doc.normalized.text
+    assert loaded.normalized.offsets == doc.normalized.offsets
+    assert [c.text for c in loaded.chunks] == [c.text for c in doc.chunks]
+    assert loaded.chunks[5].heading_path == doc.chunks[5].heading_path
+    assert loaded.pages[0].raw == doc.pages[0].raw
+    assert store.resolve_document("003_17aaca51ade6ba7f").sha256 == doc.sha256
+
+
+def test_saving_the_same_bytes_twice_is_refused_whole(store: Store) -> None:
+    doc = text_document("002_ede6ec7d9a9ccbff")
+    store.save_document(doc)
+    with pytest.raises(StoreError):
+        store.save_document(doc)
+    assert store.info()["document"] == 1
+    assert store.info()["chunk"] == len(doc.chunks), "a failed save leaves nothing half-written"
+
+
+def test_unknown_document_is_a_clear_error(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="no stored document"):
+        store.resolve_document("nope")
+
+
+def test_facts_of_a_run_round_trip_with_evidence_and_status(store: Store) -> None:
+    doc = text_document("002_ede6ec7d9a9ccbff")
+    store.save_document(doc)
+    run = store.create_run(Run(extractor="rules", settings={"a": 1}))
+    assert run.id is not None
+    facts = [
+        Fact(field="summary.income_grand_total", value=885.9, raw="885.90万元", decimals=2,
+             evidence=Evidence(quote="收入总计885.90万元", chunk_index=3, page=1, start=10, end=22),
+             priority=10, status=CheckStatus.VERIFIED),
+        Fact(field="general_budget.items.actual", key={"class": "一般公共服务", "section": "s",
+                                                      "item": "行政运行", "code": None},
+             value=631.01, status=CheckStatus.FLAGGED),
+    ]
+    store.save_document_result(run.id, RunDocument(run_id=run.id, document=doc.sha256,
+                                                   status="done", notes=["ok"]), facts)
+    # Saving again replaces, never duplicates.
+    store.save_document_result(run.id, RunDocument(run_id=run.id, document=doc.sha256,
+                                                   status="done", notes=["ok"]), facts)
+    assert store.facts(run.id, doc.sha256) == facts
+    assert [rd.status for rd in store.run_documents(run.id)] == ["done"]
+
+
+def test_unfinished_run_is_found_by_fingerprint(store: Store) -> None:
+    run = store.create_run(Run(extractor="model", fingerprint="abc"))
+    assert store.latest_unfinished_run("abc") is not None
+    run.status = "done"
+    store.update_run(run)
+    assert store.latest_unfinished_run("abc") is None
+
+
+def test_only_successful_calls_are_cache_hits(store: Store) -> None:
+    common = dict(section="summary", model="m", endpoint="http://127.0.0.1", prompt_hash="p",
+                  schema_hash="s")
+    store.save_call(ModelCall(cache_key="k1", status="failed", error="429", **common))
+    assert store.cached_call("k1") is None
+    store.save_call(ModelCall(cache_key="k1", status="ok", response={"x": 1}, tokens_in=5, **common))
+    hit = store.cached_call("k1")
+    assert hit is not None and hit.response == {"x": 1}
+
+
+def test_unreachable_database_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="cannot open database"):
+        Store.open("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
