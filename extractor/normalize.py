@@ -65,14 +65,13 @@ def _strip_emphasis(chars: _Chars) -> _Chars:
 def _full_width(chars: _Chars) -> _Chars:
     """Full-width digits everywhere; full-width ．％ only where they sit in a figure."""
     out: _Chars = []
-    for i, (ch, idx) in enumerate(chars):
-        if ch in _FULL_DIGITS:
-            ch = _FULL_DIGITS[ch]
-        elif ch in "．％":
+    for ch, idx in chars:
+        clean = _FULL_DIGITS.get(ch, ch)
+        if ch in "．％":
             prev = out[-1][0] if out else ""
             if prev.isdigit() and prev.isascii():
-                ch = "." if ch == "．" else "%"
-        out.append((ch, idx))
+                clean = "." if ch == "．" else "%"
+        out.append((clean, idx))
     return out
 
 
@@ -161,5 +160,5 @@ def normalize_pages(pages: list[PageText]) -> tuple[NormalizedText, list[int]]:
         offsets.append(len(page.raw))  # the joining newline maps to the page end
         pos += len(norm.text) + 1
     text = "\n".join(texts)
-    offsets = offsets[: len(text)] + [offsets[-1] if offsets else 0]
+    offsets = [*offsets[:len(text)], offsets[-1] if offsets else 0]
     return NormalizedText(text=text, offsets=offsets), page_starts

@@ -21,7 +21,8 @@ def test_no_chunk_exceeds_the_budget(doc_id: str, budget: int) -> None:
 def test_table_blocks_of_sample_004_are_cut_on_row_boundaries() -> None:
     doc = text_document("004_4a020ba0f11f1338", budget=300)
     text = doc.normalized.text
-    tables = [c for c in doc.chunks if c.kind == "table" and any(p.startswith("公开") for p in c.heading_path)]
+    tables = [c for c in doc.chunks
+              if c.kind == "table" and any(p.startswith("公开") for p in c.heading_path)]
     ids = {p for c in tables for p in c.heading_path if p.startswith("公开")}
     assert {f"公开{n:02d}表" for n in range(1, 11)} <= ids
     all_rows = {line for line in text.split("\n") if "\t" in line}
@@ -39,7 +40,8 @@ def test_table_blocks_of_sample_004_are_cut_on_row_boundaries() -> None:
 def test_heading_paths_follow_parts_and_sections() -> None:
     doc = text_document("003_17aaca51ade6ba7f")
     paths = [" > ".join(c.heading_path) for c in doc.chunks]
-    assert any(p.startswith("第二部分 部门决算情况说明 > 八、财政拨款\"三公\"经费支出决算情况说明") for p in paths)
+    three_public = "第二部分 部门决算情况说明 > 八、财政拨款\"三公\"经费支出决算情况说明"
+    assert any(p.startswith(three_public) for p in paths)
     three = next(c for c in doc.chunks if "公务用车运行维护费支出" in c.text)
     assert three.heading_path[0].startswith("第二部分")
 

@@ -80,7 +80,8 @@ def test_pages_are_joined_with_offsets_per_page() -> None:
     assert pages[1].raw[norm.offsets[second]] == "O"
 
 
-ALPHABET = st.sampled_from(list("0123456789Ool〇.,%％０１９．*_ \t\n万元占收入支出年辆个ABCVI<>/u") + ["<u>", "</u>", "**"])
+ALPHABET = st.sampled_from([*"0123456789Ool〇.,%％０１９．*_ \t\n万元占收入支出年辆个ABCVI<>/u",
+                            "<u>", "</u>", "**"])
 
 
 @settings(max_examples=400, deadline=None)

@@ -67,8 +67,8 @@ def test_unfinished_run_is_found_by_fingerprint(store: Store) -> None:
 
 
 def test_only_successful_calls_are_cache_hits(store: Store) -> None:
-    common = dict(section="summary", model="m", endpoint="http://127.0.0.1", prompt_hash="p",
-                  schema_hash="s")
+    common = {"section": "summary", "model": "m", "endpoint": "http://127.0.0.1", "prompt_hash": "p",
+                  "schema_hash": "s"}
     store.save_call(ModelCall(cache_key="k1", status="failed", error="429", **common))
     assert store.cached_call("k1") is None
     store.save_call(ModelCall(cache_key="k1", status="ok", response={"x": 1}, tokens_in=5, **common))

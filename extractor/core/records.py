@@ -14,11 +14,11 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMAT = "final_accounts/v1"
+FORMAT: Final = "final_accounts/v1"
 
 Amount = Annotated[float | None, Field(default=None, description="万元")]
 Count = Annotated[int | None, Field(default=None)]
@@ -255,8 +255,10 @@ def list_items(record: FinalAccounts, list_path: str) -> list[dict[str, Any]]:
 
 def value_fields(list_path: str) -> tuple[str, ...]:
     """The scored (non-key) fields of a list item."""
-    model = {"general_budget.classes": BudgetClass, "general_budget.items": BudgetItem,
-             "performance_projects": PerformanceProject}[list_path]
+    models: dict[str, type[BaseModel]] = {"general_budget.classes": BudgetClass,
+                                          "general_budget.items": BudgetItem,
+                                          "performance_projects": PerformanceProject}
+    model = models[list_path]
     keys = set(LIST_KEYS[list_path])
     return tuple(f.alias or n for n, f in model.model_fields.items() if (f.alias or n) not in keys)
 
@@ -322,7 +324,10 @@ class Fact(BaseModel):
 
     @property
     def list_path(self) -> str | None:
-        head = self.field.rsplit(".", 1)[0]
+        field = self.field
+        if field.startswith(AUX_PREFIX):  # aux.<kind>.<slot field>: keyed like its slot
+            field = field.split(".", 2)[-1]
+        head = field.rsplit(".", 1)[0]
         return head if head in LIST_KEYS else None
 
     def item_key(self) -> tuple[str, ...]:

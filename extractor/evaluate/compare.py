@@ -1,0 +1,208 @@
+"""Is run B really better than run A? Per-field differences and a paired bootstrap.
+
+Both reports must score against the same gold. Only documents scored in both are
+compared, and every figure here (per-field counts included) is recomputed over that
+common set, so a run is not rewarded for having been scored on easier documents.
+
+The bootstrap resamples *documents* with replacement and keeps each document's slots
+together, because slots within one document are not independent (one misread table
+spoils many slots at once). Per resample, micro F1 of A and of B is recomputed from the
+resampled documents' TP/FP/FN and ΔF1 = F1(B) − F1(A) recorded; the 2.5th and 97.5th
+percentiles give the 95 % interval. The same resample indices are used for A and B
+(paired), so document difficulty cancels out.
+
+Below :attr:`BootstrapConfig.min_docs` (5) common documents no verdict is given: with
+n documents there are only C(2n−1, n) distinct resamples (35 for n = 4, 10 for n = 3),
+so the percentile interval is made of a handful of values and says nothing reliable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from extractor.core.records import section_of
+from extractor.evaluate.score import Counts, ScoreReport, aggregate, fmt_rate
+
+
+@dataclass(frozen=True)
+class BootstrapConfig:
+    resamples: int = 10_000
+    seed: int = 20240601
+    confidence: float = 0.95
+    min_docs: int = 5
+    """Fewer common documents than this: report "too few to tell" whatever the interval."""
+
+
+class FieldDiff(BaseModel):
+    field: str
+    a: Counts
+    b: Counts
+    delta_f1: float | None
+    """F1(B) − F1(A); ``None`` when either is undefined (no gold and no prediction)."""
+
+
+class Interval(BaseModel):
+    """ΔF1 = F1(B) − F1(A) over the common documents with its bootstrap interval."""
+
+    f1_a: float | None
+    f1_b: float | None
+    delta: float | None
+    low: float | None = None
+    high: float | None = None
+    share_b_better: float | None = None
+    """Share of resamples in which B's F1 exceeds A's (a descriptive figure, not a p-value)."""
+    verdict: str
+    """``too few docs``, ``no slots``, ``n.s.`` or ``<label> better``."""
+    explanation: str
+
+
+class Comparison(BaseModel):
+    label_a: str
+    label_b: str
+    documents: list[str] = Field(default_factory=list)
+    only_in_a: list[str] = Field(default_factory=list)
+    only_in_b: list[str] = Field(default_factory=list)
+    resamples: int
+    seed: int
+    confidence: float
+    min_docs: int
+    overall: Interval
+    by_section: dict[str, Interval] = Field(default_factory=dict)
+    fields: list[FieldDiff] = Field(default_factory=list)
+
+
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    den = 2 * tp + fp + fn
+    out: np.ndarray = np.divide(2 * tp, den, out=np.full(den.shape, np.nan, dtype=float),
+                                where=den > 0)
+    return out
+
+
+def _counts_matrix(report: ScoreReport, docs: list[str], section: str | None) -> np.ndarray:
+    """(docs × [tp, fp, fn]) for one report, optionally one section only."""
+    index = {d: i for i, d in enumerate(docs)}
+    out = np.zeros((len(docs), 3), dtype=np.int64)
+    sub = [s for s in report.slots if s.doc_id in index
+           and (section is None or section_of(s.field) == section)]
+    for doc, c in aggregate(sub, documents=docs).by_document.items():
+        out[index[doc]] = (c.tp, c.fp, c.fn)
+    return out
+
+
+def _verdict(n_docs: int, low: float | None, high: float | None, cfg: BootstrapConfig,
+             labels: tuple[str, str]) -> tuple[str, str]:
+    """(short verdict for table cells, full sentence)."""
+    pct = f"{cfg.confidence:.0%}"
+    if n_docs < cfg.min_docs:
+        return "too few docs", (f"sample too small to tell: {n_docs} common document(s), "
+                                f"need at least {cfg.min_docs}; no conclusion about "
+                                f"{labels[1]} vs {labels[0]}")
+    if low is None or high is None:
+        return "no slots", "no slots to compare"
+    if low <= 0.0 <= high:
+        return "n.s.", (f"difference not significant: the {pct} interval "
+                        f"[{low:+.3f}, {high:+.3f}] includes 0")
+    better = labels[1] if low > 0 else labels[0]
+    return f"{better} better", (f"{better} is better: the {pct} interval "
+                                f"[{low:+.3f}, {high:+.3f}] excludes 0")
+
+
+def bootstrap_interval(a: np.ndarray, b: np.ndarray, cfg: BootstrapConfig,
+                       labels: tuple[str, str] = ("A", "B")) -> Interval:
+    """Paired document bootstrap of micro-F1 difference; ``a``/``b`` are docs × [tp,fp,fn]."""
+    def micro(m: np.ndarray) -> float | None:
+        value = _f1(*(m.sum(axis=0, keepdims=True).T))[0]
+        return None if np.isnan(value) else float(value)
+
+    f1_a, f1_b = micro(a), micro(b)
+    delta = None if f1_a is None or f1_b is None else f1_b - f1_a
+    n = a.shape[0]
+    if n == 0 or delta is None:
+        short, text = _verdict(n, None, None, cfg, labels)
+        return Interval(f1_a=f1_a, f1_b=f1_b, delta=delta, verdict=short, explanation=text)
+    rng = np.random.default_rng(cfg.seed)
+    idx = rng.integers(0, n, size=(cfg.resamples, n))
+    sa, sb = a[idx].sum(axis=1), b[idx].sum(axis=1)
+    d = _f1(sb[:, 0], sb[:, 1], sb[:, 2]) - _f1(sa[:, 0], sa[:, 1], sa[:, 2])
+    d = d[~np.isnan(d)]
+    tail = (1 - cfg.confidence) / 2 * 100
+    low, high = (float(x) for x in np.percentile(d, [tail, 100 - tail]))
+    short, text = _verdict(n, low, high, cfg, labels)
+    return Interval(f1_a=f1_a, f1_b=f1_b, delta=delta, low=low, high=high,
+                    share_b_better=float(np.mean(d > 0)), verdict=short, explanation=text)
+
+
+def compare(report_a: ScoreReport, report_b: ScoreReport, config: BootstrapConfig | None = None,
+            labels: tuple[str, str] = ("A", "B")) -> Comparison:
+    """Compare two score reports over the documents both scored."""
+    cfg = config or BootstrapConfig()
+    docs = sorted(set(report_a.documents) & set(report_b.documents))
+    cmp = Comparison(label_a=labels[0], label_b=labels[1], documents=docs,
+                     only_in_a=sorted(set(report_a.documents) - set(docs)),
+                     only_in_b=sorted(set(report_b.documents) - set(docs)),
+                     resamples=cfg.resamples, seed=cfg.seed, confidence=cfg.confidence,
+                     min_docs=cfg.min_docs,
+                     overall=bootstrap_interval(_counts_matrix(report_a, docs, None),
+                                                _counts_matrix(report_b, docs, None), cfg, labels))
+    keep = set(docs)
+    agg_a = aggregate([s for s in report_a.slots if s.doc_id in keep], documents=docs)
+    agg_b = aggregate([s for s in report_b.slots if s.doc_id in keep], documents=docs)
+    for section in dict.fromkeys([*agg_a.by_section, *agg_b.by_section]):
+        cmp.by_section[section] = bootstrap_interval(
+            _counts_matrix(report_a, docs, section), _counts_matrix(report_b, docs, section),
+            cfg, labels)
+    for field in dict.fromkeys([*agg_a.by_field, *agg_b.by_field]):
+        ca, cb = agg_a.by_field.get(field, Counts()), agg_b.by_field.get(field, Counts())
+        delta = None if ca.f1 is None or cb.f1 is None else cb.f1 - ca.f1
+        cmp.fields.append(FieldDiff(field=field, a=ca, b=cb, delta_f1=delta))
+    return cmp
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.3f}"
+
+
+def _interval_row(label: str, iv: Interval, width: int) -> str:
+    ci = "—" if iv.low is None or iv.high is None else f"[{iv.low:+.3f}, {iv.high:+.3f}]"
+    return (f"{label:<{width}} {fmt_rate(iv.f1_a):>6} {fmt_rate(iv.f1_b):>6} "
+            f"{_signed(iv.delta):>7} {ci:>18}  {iv.verdict}")
+
+
+def format_comparison(cmp: Comparison, *, all_fields: bool = False) -> str:
+    """Terminal table: the verdict, overall and per-section ΔF1 with intervals, then the
+    fields whose counts differ (every field with ``all_fields``)."""
+    a, b = cmp.label_a, cmp.label_b
+    lines = [f"{b} vs {a}: {len(cmp.documents)} common document(s); paired bootstrap over "
+             f"documents, {cmp.resamples} resamples, seed {cmp.seed}, "
+             f"{cmp.confidence:.0%} percentile interval; ΔF1 = F1({b}) − F1({a}).",
+             f"Verdict: {cmp.overall.explanation}.", ""]
+    width = max([24, *(len(s) for s in cmp.by_section)])
+    head = f"{'':<{width}} {'F1 ' + a:>6} {'F1 ' + b:>6} {'ΔF1':>7} {'interval':>18}  verdict"
+    lines += [head, "-" * len(head), _interval_row("overall", cmp.overall, width)]
+    lines += [_interval_row(s, iv, width) for s, iv in cmp.by_section.items()]
+    lines.append("")
+    shown = [f for f in cmp.fields if all_fields or f.a != f.b]
+    fw = max([24, *(len(f.field) for f in shown)])
+    head = (f"{'field':<{fw}} {'TP/FP/FN ' + a:>16} {'TP/FP/FN ' + b:>16} "
+            f"{'F1 ' + a:>6} {'F1 ' + b:>6} {'ΔF1':>7}")
+    lines += [head, "-" * len(head)]
+    for f in shown:
+        ta = f"{f.a.tp}/{f.a.fp}/{f.a.fn}"
+        tb = f"{f.b.tp}/{f.b.fp}/{f.b.fn}"
+        lines.append(f"{f.field:<{fw}} {ta:>16} {tb:>16} {fmt_rate(f.a.f1):>6} "
+                     f"{fmt_rate(f.b.f1):>6} {_signed(f.delta_f1):>7}")
+    if len(shown) < len(cmp.fields):
+        lines.append(f"({len(cmp.fields) - len(shown)} field(s) with identical counts not shown)")
+    if cmp.only_in_a or cmp.only_in_b:
+        lines += ["", f"only in {a} (not compared): " + (", ".join(cmp.only_in_a) or "none"),
+                  f"only in {b} (not compared): " + (", ".join(cmp.only_in_b) or "none")]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_json(cmp: Comparison) -> str:
+    """The comparison as JSON (what ``eval compare --json`` prints)."""
+    return json.dumps(cmp.model_dump(mode="json"), ensure_ascii=False, indent=2)
