@@ -1,0 +1,258 @@
+"""The model backend for any OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp, Ollama...).
+
+Everything provider-specific lives here: the SDK client, instructor's modes, the shape of
+``response_format``, finish reasons and the SDK's exception classes. Callers see the
+:class:`~extractor.core.types.Backend` protocol and :mod:`extractor.core.errors` only.
+
+Three layers of "try again", each bounded and each in one place:
+
+* transport (429, 5xx, timeouts, dropped connections): :func:`extractor.retry.call_with_retries`
+  around every single HTTP request; the SDK's own retries are switched off;
+* validation (the reply is not valid JSON or not the response model): instructor re-asks
+  with the error shown to the model, at most ``settings.max_reasks`` times;
+* truncation (``finish_reason == "length"``): never repeated; a
+  :class:`~extractor.core.errors.TruncatedOutputError` tells the caller to split its input.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+import instructor
+import openai
+from instructor.exceptions import IncompleteOutputException
+from instructor.retry import InstructorRetryException  # type: ignore[attr-defined]
+from openai.types.chat import ChatCompletion
+from pydantic import BaseModel
+
+from extractor.core.errors import ConfigError, ModelError, TruncatedOutputError
+from extractor.core.settings import ModelSettings
+from extractor.retry import AttemptLog, RetryPolicy, call_with_retries, describe, reask_controller
+
+M = TypeVar("M", bound=BaseModel)
+
+PLACEHOLDER_API_KEY = "sk-no-key-required"
+"""Sent when no key is configured: local servers ignore it, the SDK refuses an empty one."""
+
+_MODES: dict[str, instructor.Mode] = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json": instructor.Mode.JSON,
+}
+
+
+class _InstructorLogFix(logging.Filter):
+    """instructor 1.3 calls ``logger.debug(f"Error response: {response}", e)``: an argument
+    with no ``%s`` for it, so with debug logging on every re-ask prints a logging traceback
+    (and pytest's log capture raises). Dropping the stray arguments keeps the message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and "%" not in str(record.msg):
+            record.args = ()
+        return True
+
+
+logging.getLogger("instructor").addFilter(_InstructorLogFix())
+
+
+def make_client(settings: ModelSettings) -> openai.AsyncOpenAI:
+    """An SDK client for ``settings`` with the SDK's retries off (see :mod:`extractor.retry`).
+
+    The key comes from settings only (never the SDK's own environment lookup) and is never
+    logged; the placeholder stands in when none is set.
+    """
+    if not settings.base_url:
+        raise ConfigError("model.base_url is not set (EXTRACTOR_MODEL__BASE_URL)")
+    key = settings.api_key.get_secret_value() if settings.api_key else PLACEHOLDER_API_KEY
+    return openai.AsyncOpenAI(base_url=settings.base_url, api_key=key or PLACEHOLDER_API_KEY,
+                              timeout=settings.timeout_s, max_retries=0)
+
+
+@dataclass
+class UsageTotals:
+    """Running totals over every call of one backend, failed calls included.
+
+    Failed and truncated calls still cost tokens, so a run's token budget is checked
+    against these totals rather than against the metadata of successful calls.
+    """
+
+    calls: int = 0
+    failed_calls: int = 0
+    requests: int = 0
+    """HTTP requests sent, failed ones included."""
+    replies: int = 0
+    """Completions received (each one billed)."""
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+
+@dataclass
+class _CallState:
+    """Bookkeeping for one :meth:`OpenAICompatBackend.complete` call (all its requests)."""
+
+    attempt_log: AttemptLog = field(default_factory=AttemptLog)
+    asks: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    finish_reason: str | None = None
+    served_model: str | None = None
+
+
+class OpenAICompatBackend:
+    """:class:`~extractor.core.types.Backend` over an injected ``openai.AsyncOpenAI`` client.
+
+    The client is passed in so tests and callers choose transport details (base URL,
+    connection pool, proxies); this class only forces ``max_retries=0`` and the configured
+    timeout on it. One instance may serve many concurrent :meth:`complete` calls; limiting
+    concurrency is the caller's job (``settings.max_concurrency``).
+    """
+
+    name = "openai-compat"
+    supports_json_schema: ClassVar[bool] = True
+    supports_tools: ClassVar[bool] = True
+    supports_json_mode: ClassVar[bool] = True
+
+    def __init__(self, client: openai.AsyncOpenAI, settings: ModelSettings,
+                 policy: RetryPolicy | None = None) -> None:
+        if not settings.model:
+            raise ConfigError("model.model is not set (EXTRACTOR_MODEL__MODEL)")
+        self.model: str = settings.model
+        self.mode = settings.mode
+        self.settings = settings
+        self.policy = policy or RetryPolicy.from_settings(settings)
+        self.usage = UsageTotals()
+        self._client = client.with_options(max_retries=0, timeout=settings.timeout_s)
+
+    @classmethod
+    def from_settings(cls, settings: ModelSettings) -> OpenAICompatBackend:
+        return cls(make_client(settings), settings)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool (shared with the client that was passed in)."""
+        await self._client.close()
+
+    async def complete(self, messages: Sequence[dict[str, str]], response_model: type[M],
+                       *, max_tokens: int) -> tuple[M, dict[str, Any]]:
+        """Ask once (plus bounded re-asks and retries); return the record and call metadata.
+
+        Raises :class:`TruncatedOutputError` when the reply hit ``max_tokens``, and
+        :class:`ModelError` when the endpoint keeps failing or the reply never validates.
+        """
+        state = _CallState()
+        started = time.perf_counter()
+        self.usage.calls += 1
+        try:
+            record = await self._complete(state, messages, response_model, max_tokens)
+        except BaseException:
+            self.usage.failed_calls += 1
+            raise
+        finally:
+            self.usage.requests += state.attempt_log.attempts
+        meta: dict[str, Any] = {
+            "model": state.served_model or self.model,
+            "mode": self.mode,
+            "tokens_in": state.tokens_in,
+            "tokens_out": state.tokens_out,
+            "latency_s": round(time.perf_counter() - started, 4),
+            "finish_reason": state.finish_reason,
+            "attempts": state.attempt_log.attempts,
+            "retries": state.attempt_log.retries,
+            "reasks": max(0, state.asks - 1),
+            "waited_s": round(state.attempt_log.waited_s, 4),
+        }
+        return record, meta
+
+    async def _complete(self, state: _CallState, messages: Sequence[dict[str, str]],
+                        response_model: type[M], max_tokens: int) -> M:
+        mode = _MODES[self.mode]
+        structured = instructor.AsyncInstructor(
+            client=self._client, create=instructor.patch(create=self._create_fn(state, response_model),
+                                                         mode=mode),
+            mode=mode)
+        try:
+            parsed, _completion = await structured.create_with_completion(
+                messages=[dict(m) for m in messages],  # type: ignore[misc]  # instructor extends it
+                response_model=response_model,
+                max_retries=reask_controller(self.settings.max_reasks, InstructorRetryException),
+                strict=False,  # lax pydantic parsing: "12.5" for a float is a value, not an error
+                model=self.model, temperature=self.settings.temperature, max_tokens=max_tokens)
+        except InstructorRetryException as exc:
+            raise ModelError(f"{response_model.__name__}: reply still invalid after "
+                             f"{exc.n_attempts} ask(s): {_short(exc.args[0] if exc.args else exc)}"
+                             ) from exc
+        except IncompleteOutputException as exc:  # instructor's own check, kept as a backstop
+            raise TruncatedOutputError(f"reply cut at max_tokens={max_tokens}") from exc
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
+            log = state.attempt_log
+            raise ModelError(f"model call failed after {log.attempts} request(s): "
+                             f"{describe(exc)}") from exc
+        except AssertionError as exc:  # instructor asserts the tool-call shape
+            raise ModelError(f"reply does not follow the tool-call protocol: {exc}") from exc
+        # instructor returns a dynamic subclass holding the raw completion; hand back a plain
+        # instance so records can be stored, compared and pickled without dragging it along.
+        return response_model.model_validate(parsed.model_dump(by_alias=True))
+
+    def _create_fn(self, state: _CallState, response_model: type[BaseModel]) -> Any:
+        """The ``create`` instructor calls once per ask: one request, retried at transport level."""
+        json_schema = self.mode == "json_schema"
+
+        async def create(**kwargs: Any) -> ChatCompletion:
+            if json_schema:
+                kwargs["response_format"] = _json_schema_format(response_model)
+            state.asks += 1
+            completion: ChatCompletion = await call_with_retries(
+                lambda: self._client.chat.completions.create(**kwargs), self.policy,
+                state.attempt_log)
+            self._account(state, completion)
+            if not completion.choices:
+                raise ModelError("the endpoint returned no choices")
+            choice = completion.choices[0]
+            if choice.finish_reason == "length":
+                raise TruncatedOutputError(
+                    f"reply cut at max_tokens={kwargs.get('max_tokens')} "
+                    f"({state.tokens_out} completion tokens so far)")
+            if self.mode == "tools" and not choice.message.tool_calls:
+                raise ModelError("the model answered in text instead of calling the tool")
+            return completion
+
+        return create
+
+    def _account(self, state: _CallState, completion: ChatCompletion) -> None:
+        usage = completion.usage
+        tokens_in = usage.prompt_tokens if usage else 0
+        tokens_out = usage.completion_tokens if usage else 0
+        state.tokens_in += tokens_in
+        state.tokens_out += tokens_out
+        state.finish_reason = completion.choices[0].finish_reason if completion.choices else None
+        state.served_model = completion.model or state.served_model
+        self.usage.replies += 1
+        self.usage.tokens_in += tokens_in
+        self.usage.tokens_out += tokens_out
+
+
+def _json_schema_format(response_model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAI's structured-output ``response_format``, understood by vLLM, llama.cpp and Ollama.
+
+    instructor 1.3 sends ``{"type": "json_object", "schema": ...}`` (an Anyscale/Together
+    dialect) that OpenAI itself rejects. ``strict`` stays off: pydantic schemas with
+    optional fields do not meet OpenAI's strict-mode rules.
+    """
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", response_model.__name__)[:64] or "response"
+    return {"type": "json_schema",
+            "json_schema": {"name": name, "schema": response_model.model_json_schema(),
+                            "strict": False}}
+
+
+def _short(exc: object, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
