@@ -1,0 +1,375 @@
+"""The rules extractor on real passages of the sample reports, on invented layouts, on
+documents that are not final accounts, and end to end against the gold set."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+
+import pytest
+
+from extractor.chunk import chunk_document
+from extractor.core.records import Fact, assemble, normalize_name, slot_facts
+from extractor.core.types import DocumentData, Extractor, PageText
+from extractor.evaluate.schema import load_dir
+from extractor.evaluate.score import score_dirs
+from extractor.extractors import RulesExtractor
+from extractor.extractors.rules_patterns import BLANK_ZERO, NARRATIVE, TABLE, build_view
+from extractor.normalize import normalize_pages
+from tests.conftest import GOLD, SAMPLE_IDS, sample_text, text_document
+
+S002, S003, S004 = SAMPLE_IDS
+GB_SECTION = "五、一般公共预算财政拨款支出决算情况说明"
+
+
+TITLE = "某局2024年度部门决算公开\n第二部分 部门决算情况说明\n"
+"""Invented passages open like a report, so the extractor takes them for one."""
+
+
+def make_doc(text: str, doc_id: str = "passage") -> DocumentData:
+    pages = [PageText(1, text, "file")]
+    norm, starts = normalize_pages(pages)
+    doc = DocumentData(doc_id, f"{doc_id}.txt", doc_id, "text/plain", pages, norm, starts)
+    doc.chunks = chunk_document(doc, 1200)
+    return doc
+
+
+def passage(doc_id: str, start: str, end: str | None) -> str:
+    """A sample's text from the line holding ``start`` up to the line holding ``end``
+    (the last ``start``: a table of contents may name the section first)."""
+    text = sample_text(doc_id)
+    a = text.rfind("\n", 0, text.rindex(start)) + 1
+    b = text.index(end, a + len(start)) if end else len(text)
+    return text[a:text.rfind("\n", 0, b) + 1]
+
+
+#: Every passage starts with the report's part heading so its sections sit where they do
+#: in the report (第二部分 … / 五、…).
+def with_part(doc_id: str, start: str, end: str | None) -> str:
+    return "第二部分 部门决算情况说明\n" + passage(doc_id, start, end)
+
+
+@cache
+def run_sample(doc_id: str) -> tuple[DocumentData, list[Fact]]:
+    doc = text_document(doc_id)
+    return doc, RulesExtractor().extract(doc).facts
+
+
+def extract(text: str) -> list[Fact]:
+    return RulesExtractor().extract(make_doc(text)).facts
+
+
+def primary(facts: list[Fact]) -> dict[str, Fact]:
+    """Slot path → finding (aux facts excluded), as the contract record will hold it."""
+    return slot_facts(facts)
+
+
+def values(facts: list[Fact]) -> dict[str, float | int | str | None]:
+    return {path: f.value for path, f in primary(facts).items()}
+
+
+def find(facts: list[Fact], field: str, **key: str) -> list[Fact]:
+    return [f for f in facts if f.field == field
+            and all(normalize_name((f.key or {}).get(k)) == normalize_name(v) for k, v in key.items())]
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def test_summary_reads_noisy_ocr_zeros_split_numbers_and_markup() -> None:
+    facts = extract(with_part(S003, "一、收入支出决算总体情况说明", "二、收入决算情况说明"))
+    got = values(facts)
+    assert got["summary.income_grand_total"] == pytest.approx(1724.62)
+    assert got["summary.income_current_year"] == pytest.approx(1723.66)
+    assert got["summary.income_nonfiscal_surplus_used"] == 0  # printed <u>O.OO</u>
+    assert got["summary.income_carryover_begin"] == pytest.approx(0.95)  # <u>0.95</u>
+    assert got["summary.expense_grand_total"] == pytest.approx(1724.62)
+    assert got["summary.expense_current_year"] == pytest.approx(1723.94)
+    assert got["summary.expense_surplus_distribution"] == 0  # <u>**0.00**</u>
+    assert got["summary.expense_carryover_end"] == pytest.approx(0.67)
+    # the 1,724.62 printed with a thousands separator keeps its printed precision
+    grand = find(facts, "summary.income_grand_total")[0]
+    assert grand.decimals == 2 and grand.priority == NARRATIVE
+
+
+def test_income_sources_with_their_stated_shares() -> None:
+    facts = extract(with_part(S003, "二、收入决算情况说明", "三、支出决算情况说明"))
+    got = values(facts)
+    assert got["income_sources.general_budget_appropriation"] == pytest.approx(1723.66)
+    for fld in ("gov_fund_appropriation", "state_capital_appropriation", "superior_subsidy",
+                "business_income", "operating_income", "affiliate_remittance", "other_income"):
+        assert got[f"income_sources.{fld}"] == 0, fld
+    shares = {f.field: f.value for f in facts if f.field.startswith("aux.pct.income_sources.")}
+    assert shares["aux.pct.income_sources.general_budget_appropriation"] == 100
+    assert shares["aux.pct.income_sources.state_capital_appropriation"] == 0  # _*O.OO*%
+    # the total's sentence ends at 其中: the first part's share is not the total's
+    assert not find(facts, "aux.pct.summary.income_current_year")
+
+
+def test_expense_uses() -> None:
+    got = values(extract(with_part(S002, "三、支出决算情况说明", "四、财政拨款收入支出决算总体情况说明")))
+    assert got["summary.expense_current_year"] == pytest.approx(885.90)
+    assert got["expense_uses.basic"] == pytest.approx(795.75)
+    assert got["expense_uses.project"] == pytest.approx(90.15)
+    assert got["expense_uses.remit_to_superior"] == 0
+    assert got["expense_uses.operating"] == 0
+    assert got["expense_uses.affiliate_subsidy"] == 0
+
+
+def test_general_budget_classes_and_items_from_the_class_and_item_explanations() -> None:
+    facts = extract(with_part(S002, GB_SECTION, "六、一般公共预算财政拨款基本支出"))
+    record = assemble("p", facts, with_status=False).general_budget
+    assert record.actual_total == pytest.approx(885.90)
+    assert record.budget_at_start == pytest.approx(1316.04)  # "。与年初预算1316.04万元相比"
+    assert [(c.name, c.actual) for c in record.classes] == [
+        ("一般公共服务", 721.17), ("社会保障和就业支出", 82.29), ("卫生健康支出", 30.41),
+        ("住房保障支出", 52.03)]
+    items = {(i.section, i.item): i for i in record.items}
+    assert len(items) == 8
+    zhaoshang = items[("商贸事务", "招商引资")]
+    assert (zhaoshang.class_, zhaoshang.budget_at_start, zhaoshang.actual, zhaoshang.code) == (
+        "一般公共服务", 0, 8.6, None)
+    assert items[("政府办公厅（室）及相关机构事务", "行政运行")].budget_at_start == pytest.approx(838.90)
+    rates = find(facts, "aux.rate.general_budget.items.actual", item="行政运行")
+    assert [f.value for f in rates] == [75.22]
+    assert find(facts, "aux.rate.general_budget.actual_total")[0].value == 67.32
+
+
+def test_items_of_the_noisy_report_keep_their_printed_names() -> None:
+    facts = extract(with_part(S003, GB_SECTION, "六、一般公共预算财政拨款基本支出"))
+    items = assemble("p", facts, with_status=False).general_budget.items
+    first = items[0]
+    assert (first.class_, first.section, first.item) == ("一般公共服务", "人大事务", "行政运行")
+    assert (first.budget_at_start, first.actual) == (55.99, 375.54)
+    nianjin = next(i for i in items if i.item == "机关事业单位职业年金缴费支出")
+    assert (nianjin.budget_at_start, nianjin.actual) == (7.8, 0.36)
+    assert len(items) == 10
+
+
+def test_basic_and_project_expense() -> None:
+    got = values(extract(with_part(S003, "六、一般公共预算财政拨款基本支出决算情况说明",
+                                   "八、财政拨款\"三公\"经费支出决算情况说明")))
+    assert got["basic_expense.total"] == pytest.approx(818.73)
+    assert got["basic_expense.personnel"] == pytest.approx(396.62)
+    assert got["basic_expense.public"] == pytest.approx(422.12)  # printed _422.12_
+    assert got["project_expense_total"] == pytest.approx(905.21)
+    assert "expense_uses.project" not in got  # 财政拨款项目支出 is not the all-funds 项目支出
+
+
+def test_three_public_amounts_and_counts() -> None:
+    got = values(extract(with_part(S003, "八、财政拨款\"三公\"经费支出决算情况说明",
+                                   "九、政府性基金预算财政拨款支出决算情况说明")))
+    expected = {"budget_total": 6.04, "actual_total": 6.04, "overseas_budget": 0, "overseas_actual": 0,
+                "vehicle_budget": 6.04, "vehicle_actual": 6.04, "vehicle_purchase_actual": 0,
+                "vehicle_operation_actual": 6.04, "reception_budget": 0, "reception_actual": 0,
+                "overseas_groups": 0, "overseas_persons": 0, "vehicles_purchased": 0,
+                "vehicles_held": 1, "reception_batches": 0, "reception_persons": 0}
+    for fld, value in expected.items():
+        assert got[f"three_public.{fld}"] == pytest.approx(value), fld
+    assert isinstance(got["three_public.vehicles_held"], int)
+
+
+def test_reception_counts_are_domestic_plus_foreign() -> None:
+    text = (TITLE + "八、财政拨款“三公”经费支出决算情况说明\n"
+            "3.公务接待费支出2.10万元。其中：国内公务接待支出1.60万元，接待5批次，40人次；"
+            "国（境）外公务接待支出0.50万元，接待1批次，6人次。\n")
+    got = values(extract(text))
+    assert (got["three_public.reception_batches"], got["three_public.reception_persons"]) == (6, 46)
+    assert got["three_public.reception_actual"] == pytest.approx(2.10)
+
+
+def test_funds_operating_costs_procurement_and_assets() -> None:
+    got = values(extract(with_part(S003, "九、政府性基金预算财政拨款支出决算情况说明", "十四、预算绩效")))
+    assert got["gov_fund_expense"] == 0
+    assert got["state_capital_expense"] == 0
+    assert got["operating_costs"] == pytest.approx(422.12)  # 机构运行经费
+    assert got["procurement.total"] == pytest.approx(1072.84)
+    assert got["procurement.goods"] == pytest.approx(623.05)
+    assert got["procurement.works"] == pytest.approx(285.37)
+    assert got["procurement.services"] == pytest.approx(164.42)
+    assert got["procurement.sme_awarded"] == pytest.approx(926.82)  # not the 小微企业 641.46
+    assert got["assets.vehicles"] == 1
+    assert got["assets.equipment_over_1m"] == 0  # printed _0台(套)
+
+
+def test_no_such_spending_sections_are_stated_zeros() -> None:
+    text = TITLE + passage(S004, "七、政府性基金预算财政拨款收支决算情况说明", "九、财政拨款“三公”经费")
+    facts = extract(text)
+    assert values(facts)["gov_fund_expense"] == 0
+    assert values(facts)["state_capital_expense"] == 0
+    assert all(f.priority < NARRATIVE for f in facts if f.field.endswith("_expense"))
+
+
+def test_performance_projects_prefer_the_table_spelling_and_figures() -> None:
+    facts = extract(with_part(S002, "十四、预算绩效情况说明", "第三部分 名词解释"))
+    projects = {p.name: p for p in assemble("p", facts, with_status=False).performance_projects}
+    assert set(projects) == {"法律顾问经费", "区政府重要活动保障经费", "档案整理经费",
+                             "区政府门户网站维护经费",
+                             "2024年度招商引资经费"}
+    baozhang = projects["区政府重要活动保障经费"]
+    assert (baozhang.budget, baozhang.executed) == (53.27, 53.27)
+    assert projects["区政府门户网站维护经费"].score == 92.8  # the table lost its 总分 row
+    assert projects["区政府门户网站维护经费"].executed == 1.68
+    table = find(facts, "performance_projects.budget", name="档案整理经费")
+    assert {f.priority for f in table} == {NARRATIVE, TABLE}
+    # the narrative's rate now belongs to the same project as the table's figures
+    assert find(facts, "aux.rate.performance_projects.executed", name="区政府重要活动保障经费")
+
+
+def test_tables_in_yuan_are_converted_at_full_precision() -> None:
+    facts = extract(passage(S004, "第二部分 2022年部门决算表", "第三部分 情况说明"))
+    got = values(facts)
+    assert got["summary.income_grand_total"] == pytest.approx(5592.396372, abs=1e-9)
+    assert got["expense_uses.basic"] == pytest.approx(1706.632546, abs=1e-9)
+    assert got["basic_expense.personnel"] == pytest.approx(1398.814389, abs=1e-9)
+    assert got["basic_expense.public"] == pytest.approx(307.818157, abs=1e-9)  # the 基本支出 column
+    assert got["three_public.vehicle_operation_actual"] == pytest.approx(4.647914, abs=1e-9)
+    assert got["procurement.services"] == pytest.approx(4268.25927, abs=1e-9)
+    assert got["operating_costs"] == pytest.approx(307.818157, abs=1e-9)
+    assert got["assets.vehicles"] == 3
+    item = find(facts, "general_budget.items.actual", item="行政运行")[0]
+    assert item.key == {"class": "一般公共服务支出", "section": "政府办公厅（室）及相关机构事务",
+                        "item": "行政运行", "code": "2010301"}
+    assert item.value == pytest.approx(1097.141092, abs=1e-9)
+    assert (item.raw, item.decimals, item.priority) == ("10971410.92", 2, TABLE)
+    blank = find(facts, "summary.income_carryover_begin")[0]
+    assert (blank.value, blank.priority) == (0, BLANK_ZERO)
+    assert got["assets.equipment_over_1m"] == 0
+    assert find(facts, "aux.amount.three_public.vehicle_operation_budget")[0].value == 6
+
+
+def test_space_aligned_and_single_spaced_tables() -> None:
+    text = (TITLE + "收入支出决算总表\n单位：万元\n"
+            "     收入                              支出\n"
+            "一、一般公共预算财政拨款收入      1,200.50   一、一般公共服务支出        1,000.00\n"
+            "二、政府性基金预算财政拨款收入                二、外交支出\n"
+            "八、其他收入                  9.50   八、社会保障和就业支出        200.50\n"
+            "   本年收入合计     1,210.00       本年支出合计        1,200.50\n"
+            "年初结转和结余              3.00     年末结转和结余     12.50\n"
+            "总计                  1,213.00   总计         1,213.00\n"
+            "一般公共预算财政拨款支出决算表\n单位：万元\n"
+            "科目编码 科目名称 合计 基本支出 项目支出\n"
+            "201 一般公共服务支出 1000.00 800.00 200.00\n"
+            "20103 政府办公厅（室）及相关机构事务 1000.00 800.00 200.00\n"
+            "2010301 行政运行 1000.00 800.00 200.00\n"
+            "合计 1200.50 1000.50 200.00\n")
+    got = values(extract(text))
+    assert got["income_sources.general_budget_appropriation"] == pytest.approx(1200.50)
+    assert got["income_sources.gov_fund_appropriation"] == 0  # blank cell
+    assert got["income_sources.other_income"] == pytest.approx(9.5)
+    assert (got["summary.income_grand_total"], got["summary.expense_grand_total"]) == (1213, 1213)
+    assert got["summary.expense_carryover_end"] == pytest.approx(12.5)
+    assert got["general_budget.items[0].actual"] == 1000
+    assert (got["basic_expense.total"], got["project_expense_total"]) == (1000.5, 200)
+
+
+def test_three_public_table_with_budget_and_actual_pairs_aligned_by_position() -> None:
+    header = "   ".join(["预算数", "决算数"] * 6)
+    cols = [m for m in range(len(header)) if header.startswith(("预算数", "决算数"), m)]
+    data = [" "] * (len(header) + 4)
+    for col, figure in ((0, "1.50"), (1, "1.20"), (10, "1.50"), (11, "1.20")):
+        data[cols[col]:cols[col] + len(figure)] = list(figure)
+    text = f"{TITLE}财政拨款“三公”经费支出决算表\n单位：万元\n{header}\n{''.join(data).rstrip()}\n"
+    got = values(extract(text))
+    assert (got["three_public.budget_total"], got["three_public.actual_total"]) == (1.5, 1.2)
+    assert (got["three_public.reception_budget"], got["three_public.reception_actual"]) == (1.5, 1.2)
+    assert got["three_public.vehicle_budget"] == 0
+
+
+WRAPPED = "二、收入决算情况说明\n  本年收入合计100.00万元，其中：财政拨款收入93.80万元；其他\n收入6.2万元。\n"
+
+
+def test_wrapped_lines_are_joined_and_headings_are_not() -> None:
+    view = build_view(WRAPPED)
+    assert "其他收入6.2万元" in view.text
+    assert view.text.startswith("二、收入决算情况说明\n")
+    got = values(extract(TITLE + WRAPPED))
+    assert got["income_sources.other_income"] == pytest.approx(6.2)
+
+
+def test_a_label_does_not_take_a_figure_the_sentence_gives_to_something_else() -> None:
+    text = (TITLE + "五、一般公共预算财政拨款支出决算情况说明\n"
+            "6、社会保障和就业支出（类）行政事业单位养老支出（款）机关事业单位基本养老\n"
+            "52.30万元，支出决算为51.90万元。\n")
+    facts = extract(text)
+    assert not find(facts, "general_budget.classes.actual")
+    text = TITLE + "三、支出决算情况说明\n本年支出合计120.00万元，较2023年增加8.00万元，基本支出100.00万元。"
+    assert [f.value for f in find(extract(text), "summary.expense_current_year")] == [120]
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+@pytest.mark.parametrize("doc_id", SAMPLE_IDS)
+def test_evidence_points_at_the_quoted_text(doc_id: str) -> None:
+    doc, facts = run_sample(doc_id)
+    text = doc.normalized.text
+    assert facts
+    for fact in facts:
+        ev = fact.evidence
+        assert ev is not None and ev.start is not None and ev.end is not None
+        assert text[ev.start:ev.end] == ev.quote
+        assert ev.page == 1
+        if fact.raw and fact.priority >= NARRATIVE and isinstance(fact.value, float):
+            figure = "".join(fact.raw.split()).rstrip("万元%％")
+            assert figure in "".join(ev.quote.split()), (fact.field, fact.raw, ev.quote)
+        chunk = doc.chunks[ev.chunk_index] if ev.chunk_index is not None else None
+        assert chunk is not None and (chunk.start <= ev.start < chunk.end or ev.start < chunk.start)
+
+
+def test_every_fact_names_its_extractor_and_aux_facts_follow_the_convention() -> None:
+    _, facts = run_sample(S002)
+    assert {f.extractor for f in facts} == {"rules"}
+    aux = {f.field.split(".")[1] for f in facts if f.field.startswith("aux.")}
+    assert aux <= {"pct", "rate", "amount"}
+
+
+# --------------------------------------------------------------------------- not a report
+
+
+@pytest.mark.parametrize("text", [
+    "The quarterly report shows revenue grew 12% to $4.5 million in the third quarter. " * 30,
+    "新华社北京电 国家统计局今天发布数据，全国居民人均可支配收入39218元，比上年增长6.3%。" * 20,
+    "",
+])
+def test_a_text_that_is_not_a_report_yields_nothing_and_says_why(text: str) -> None:
+    result = RulesExtractor().extract(make_doc(text))
+    assert result.facts == []
+    assert result.notes and result.notes[0].startswith("not a final-accounts report: ")
+
+
+def test_a_budget_document_is_recognised() -> None:
+    text = ("某区教育局2025年部门预算情况说明\n一、部门预算编制说明\n"
+            "2025年收入预算合计1500.00万元，其中一般公共预算拨款收入1500.00万元。\n"
+            "2025年支出预算合计1500.00万元，其中基本支出1200.00万元，项目支出300.00万元。\n") * 3
+    result = RulesExtractor().extract(make_doc(text))
+    assert result.facts == []
+    assert "budget" in result.notes[0] and "预算" in result.notes[0]
+    assert result.stats["kind"] == "budget"
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_rules_extractor_is_an_extractor() -> None:
+    assert isinstance(RulesExtractor(), Extractor)
+    assert RulesExtractor.name == "rules"
+
+
+def test_end_to_end_f1_against_gold() -> None:
+    gold = load_dir(GOLD)
+    pred = {doc_id: assemble(doc_id, run_sample(doc_id)[1], with_status=False) for doc_id in SAMPLE_IDS}
+    report = score_dirs(gold, pred)
+    assert report.overall.f1 is not None and report.overall.f1 >= 0.97, report.errors()
+    for doc_id, counts in report.by_document.items():
+        assert counts.f1 is not None and counts.f1 >= 0.95, doc_id
+
+
+@pytest.mark.parametrize("doc_id", SAMPLE_IDS)
+def test_one_document_takes_well_under_a_second(doc_id: str) -> None:
+    doc = text_document(doc_id)
+    extractor = RulesExtractor()
+    extractor.extract(doc)  # compiled patterns are cached after the first document
+    started = time.perf_counter()
+    extractor.extract(doc)
+    assert time.perf_counter() - started < 0.5
