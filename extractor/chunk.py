@@ -85,12 +85,12 @@ def _blocks(text: str) -> list[_Block]:
         stripped = line.text.strip()
         level = _heading_level(line.text)
         if level is not None:
-            path = path[:level] + [stripped]
+            path = [*path[:level], stripped]
             current, in_table_id = None, False
             continue
         table_id = _TABLE_ID_RE.match(line.text)
         if table_id:
-            current = _Block("table", path + [stripped])
+            current = _Block("table", [*path, stripped])
             blocks.append(current)
             in_table_id = True
             current.lines.append(line)
@@ -110,7 +110,7 @@ def _blocks(text: str) -> list[_Block]:
 def _row_units(block: _Block) -> list[list[_Line]]:
     """Rows of a table block: a line each, or blank-separated groups when the OCR put
     every cell on its own line (one tab-led cell per line)."""
-    lines = [ln for ln in block.lines]
+    lines = list(block.lines)
     one_cell = [ln for ln in lines if ln.text.strip()]
     cell_per_line = one_cell and sum(
         ln.text.startswith("\t") and ln.text.count("\t") == 1 for ln in one_cell) > 0.8 * len(one_cell)

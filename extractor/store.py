@@ -314,6 +314,16 @@ class Store:
                           .order_by(col(Record.id)))
             return [row_to_fact(r) for r in rows]
 
+    def other_extractor_facts(self, document: str, extractor: str, exclude_run: int) -> list[Fact]:
+        """Facts of the latest finished run of a different extractor on this document."""
+        with self.session() as s:
+            row = s.exec(select(RunDocument).join(Run, col(Run.id) == col(RunDocument.run_id))
+                         .where(RunDocument.document == document, RunDocument.status == "done",
+                                Run.extractor != extractor, Run.status == "done",
+                                col(Run.id) != exclude_run)
+                         .order_by(col(Run.id).desc())).first()
+        return self.facts(row.run_id, document) if row is not None else []
+
     def save_checks(self, run_id: int, document: str, checks: Sequence[CheckResult],
                     repairs: Sequence[Repair]) -> None:
         with self.session() as s:

@@ -26,6 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -37,10 +38,11 @@ BODY_PT = 10.5
 HEADING_PT = 12.5
 TABLE_PT = 9.0
 MIN_TABLE_PT = 4.0
-CELL_PAD = 3.0
+CELL_PAD = 5.0
 SCAN_DPI = 300
 JPEG_QUALITY = 40
 FONT_NAME = "cs"
+_pymupdf: Any = pymupdf  # untyped library: keep mypy --strict quiet about every call
 LANDSCAPE_BELOW_PT = 8.0
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CLEAN_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?%?")
@@ -48,8 +50,10 @@ _TOKEN = re.compile(r"[A-Za-z0-9.,%()\-+/]+|\s+|.", re.S)
 
 
 @lru_cache(maxsize=1)
-def _font() -> pymupdf.Font:
-    return pymupdf.Font("china-s")
+def _font() -> Any:
+    """PyMuPDF's built-in CJK font. It is embedded from its buffer, not referenced by
+    its built-in name: referenced, it draws every digit one em wide."""
+    return _pymupdf.Font("china-s")
 
 
 @lru_cache(maxsize=100_000)
@@ -211,8 +215,9 @@ class Layout:
 
 
 def lay_out(text: str) -> list[Page]:
+    """Pages as drawn. A no-break space (the font has no glyph for it) is drawn as a space."""
     layout = Layout()
-    for block in parse_blocks(text):
+    for block in parse_blocks(text.replace("\xa0", " ")):
         if block.kind == "para":
             layout.paragraph(block.lines[0])
         else:
@@ -234,7 +239,7 @@ def pick_pages(pages: list[Page]) -> tuple[list[int], list[int]]:
     return scan, text
 
 
-def draw(doc: pymupdf.Document, page: Page) -> None:
+def draw(doc: Any, page: Page) -> None:
     out = doc.new_page(width=page.width, height=page.height)
     out.insert_font(fontname=FONT_NAME, fontbuffer=_font().buffer)
     if page.rules:
@@ -283,7 +288,7 @@ def write_sample(source: Path, out_dir: Path) -> dict[str, object]:
     pages = lay_out(source.read_text(encoding="utf-8"))
     scan_idx, text_idx = pick_pages(pages)
 
-    text_doc = pymupdf.open()
+    text_doc = _pymupdf.open()
     for i in text_idx:
         draw(text_doc, pages[i])
     text_doc.subset_fonts()
@@ -291,10 +296,10 @@ def write_sample(source: Path, out_dir: Path) -> dict[str, object]:
     text_doc.save(text_path, garbage=4, deflate=True, no_new_id=True)
 
     rng = np.random.default_rng(zlib.crc32(doc_id.encode()))
-    scan_doc = pymupdf.open()
+    scan_doc = _pymupdf.open()
     kinds = ["gray-jpeg", "bilevel"]
     for i, kind in zip(scan_idx, kinds, strict=False):
-        src = pymupdf.open()
+        src = _pymupdf.open()
         draw(src, pages[i])
         pix = src[0].get_pixmap(dpi=SCAN_DPI, colorspace=pymupdf.csGRAY, alpha=False)
         gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width)

@@ -1,0 +1,47 @@
+"""Command line: noun subcommands (``ingest``, ``chunks``, ``run``, ``runs``, ``checks``,
+``reconcile``, ``eval``, ``db``).
+
+Each noun's handlers live in their own module; this one builds the parser, turns
+``ExtractorError`` into one clear line on stderr (exit 2) and never prints secrets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from extractor.core.errors import ExtractorError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from extractor.cli import docs, evaluation, runs
+
+    parser = argparse.ArgumentParser(
+        prog="extractor",
+        description="Extract trustworthy figures from noisy OCR'd final-accounts reports.")
+    parser.add_argument("--db", help="SQLAlchemy URL (default: EXTRACTOR_DATABASE_URL or "
+                                     "a SQLite file under ~/.local/share/extractor)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    docs.register(sub)
+    runs.register(sub)
+    evaluation.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ExtractorError as exc:
+        print(f"extractor: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("extractor: interrupted; finished work is stored, re-run to resume", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""``ingest``, ``chunks`` and ``db``: getting documents in and looking at them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from extractor.cli.common import open_store, settings_from, table
+from extractor.pipeline import ingest
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("ingest", help="read, normalize, chunk and store PDFs / text files")
+    p.add_argument("paths", nargs="+", type=Path, help="files or folders")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = sub.add_parser("chunks", help="list a stored document's chunks")
+    p.add_argument("doc", help="doc id, SHA-256 prefix or ingested path")
+    p.add_argument("--text", action="store_true", help="print each chunk's text too")
+    p.set_defaults(handler=cmd_chunks)
+
+    p = sub.add_parser("docs", help="list stored documents")
+    p.set_defaults(handler=cmd_docs)
+
+    db = sub.add_parser("db", help="database: where it is and what it holds")
+    dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    info = dsub.add_parser("info", help="show the database URL and row counts")
+    info.set_defaults(handler=cmd_db_info)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    store = open_store(settings)
+    outcomes = ingest(args.paths, store, settings)
+    rows = [(o.doc_id or Path(o.path).name, o.status, o.pages or "", o.chunks or "",
+             o.ocr_pages if o.status != "failed" else "", o.reason or "") for o in outcomes]
+    print(table(["document", "status", "pages", "chunks", "ocr pages", "reason"], rows))
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        print(f"failed: {o.path}: {o.reason}")
+    print(f"{len(outcomes) - len(failed)} stored ({sum(o.status == 'new' for o in outcomes)} new, "
+          f"{sum(o.status == 'unchanged' for o in outcomes)} unchanged), {len(failed)} failed")
+    return 1 if outcomes and len(failed) == len(outcomes) else 0
+
+
+def cmd_chunks(args: argparse.Namespace) -> int:
+    store = open_store(settings_from(args))
+    doc = store.load_document(store.resolve_document(args.doc).sha256)
+    rows = [(c.index, c.kind, " > ".join(c.heading_path) or "(preamble)",
+             f"{c.page_start}-{c.page_end}" if c.page_end != c.page_start else c.page_start,
+             f"{c.start}-{c.end}", c.tokens) for c in doc.chunks]
+    print(f"{doc.doc_id} ({doc.sha256[:12]}): {len(doc.chunks)} chunks")
+    print(table(["#", "kind", "heading path", "pages", "chars", "tokens"], rows))
+    if args.text:
+        for c in doc.chunks:
+            print(f"\n--- chunk {c.index} ---\n{c.text}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    store = open_store(settings_from(args))
+    rows = [(d.doc_id, d.sha256[:12], d.media_type, d.pages, d.ocr_pages, d.path)
+            for d in store.documents()]
+    print(table(["doc id", "sha256", "type", "pages", "ocr pages", "path"], rows))
+    return 0
+
+
+def cmd_db_info(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    url = make_url(settings.database_url)
+    print(f"database: {url.render_as_string(hide_password=True)}")
+    if url.drivername.startswith("sqlite"):
+        print(f"file: {url.database}")
+    counts = open_store(settings).info()
+    print(table(["table", "rows"], sorted(counts.items())))
+    return 0
