@@ -138,6 +138,9 @@ def run_extraction(shas: list[str], store: Store, plan: RunPlan,
         prompt_hashes=plan.prompt_hashes, code_version=code_version(), fingerprint=fingerprint))
     assert run.id is not None
     finished = {rd.document for rd in store.run_documents(run.id) if rd.status in {"done", "empty"}}
+    bind_run = getattr(plan.extractor, "bind_run", None)
+    if callable(bind_run):  # capability: attribute model calls (tokens, cost) to this run
+        bind_run(run.id)
     prefetch = getattr(plan.extractor, "prefetch", None)
     if callable(prefetch):  # capability: batch model calls across documents
         prefetch([store.load_document(sha) for sha in shas if sha not in finished])
@@ -153,6 +156,9 @@ def run_extraction(shas: list[str], store: Store, plan: RunPlan,
     run.stats = {"documents": len(outcomes),
                  "failed": sum(o.status == "failed" for o in outcomes),
                  "facts": sum(len(o.facts) for o in outcomes)}
+    run_stats = getattr(plan.extractor, "run_stats", None)
+    if callable(run_stats):  # capability: model-call accounting for the run
+        run.stats.update(run_stats())
     store.update_run(run)
     return run, outcomes
 

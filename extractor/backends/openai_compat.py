@@ -256,3 +256,8 @@ def _json_schema_format(response_model: type[BaseModel]) -> dict[str, Any]:
 def _short(exc: object, limit: int = 300) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def make_backend(settings: ModelSettings) -> OpenAICompatBackend:
+    """The backend the extract step uses: endpoint, model, key and mode all from ``settings``."""
+    return OpenAICompatBackend(make_client(settings), settings)

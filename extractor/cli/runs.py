@@ -70,7 +70,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     choice = choose_extractor(settings, store, args.extractor)
     plan = RunPlan(choice.extractor, settings, choice.prompt_hashes, reconcile=not args.no_reconcile)
-    run, results = run_extraction(shas, store, plan, None if args.no_reconcile else reconcile_stage)
+    try:
+        run, results = run_extraction(shas, store, plan, None if args.no_reconcile else reconcile_stage)
+    finally:
+        close = getattr(choice.extractor, "close", None)
+        if callable(close):  # capability: release the event loop, HTTP pool and writer
+            close()
     assert run.id is not None
     rows = []
     for r in results:

@@ -1,0 +1,7 @@
+"""``python -m extractor.cli``."""
+
+import sys
+
+from extractor.cli import main
+
+sys.exit(main())

@@ -1,0 +1,162 @@
+"""The model extractor: section prompts over routed chunks, every value proven by its quote.
+
+Per document, each section prompt (``prompts/*.yaml``) is sent only the chunks that can
+hold its fields (:mod:`extractor.extractors.routing`), packed into a few calls, so a
+document costs about one pass over its relevant text rather than one pass per section.
+Calls go through :class:`~extractor.extractors.model_calls.CallRunner` (cache, bounded
+concurrency, truncation and budget handling, one stored row per call); replies become
+facts only after :func:`~extractor.extractors.model_evidence.reply_facts` has found each
+quote in its chunk and read the value from it.
+
+The pipeline calls :meth:`ModelExtractor.prefetch` with every document of a run first, so
+all their calls share one concurrent pass (wall time ≈ calls x latency / concurrency);
+:meth:`ModelExtractor.extract` then assembles each document from those answers and sends
+only what is still missing. Re-running an unchanged document sends nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from extractor.core.errors import ConfigError
+from extractor.core.records import Fact
+from extractor.core.settings import ModelSettings
+from extractor.core.types import Backend, DocumentData, ExtractionResult
+from extractor.extractors.model_calls import CallOutcome, CallRunner, PlannedCall, planned_call
+from extractor.extractors.model_evidence import Dropped, dedupe, reply_facts
+from extractor.extractors.model_schemas import SECTIONS
+from extractor.extractors.routing import RoutingConfig, batches, routed
+from extractor.prompts import Prompt
+from extractor.store import Store
+
+MAX_DROPPED_LISTED = 50
+"""Dropped values listed in a document's stats (all are counted)."""
+
+
+class ModelExtractor:
+    """:class:`~extractor.core.types.Extractor` backed by a chat model.
+
+    ``run_id`` (set with :meth:`bind_run`) is written on every recorded call so that
+    ``extractor runs show`` can account tokens, latency and cost per run and document.
+    """
+
+    name = "model"
+
+    def __init__(self, backend: Backend, store: Store, prompts: Sequence[Prompt],
+                 settings: ModelSettings, routing: RoutingConfig | None = None) -> None:
+        if not prompts:
+            raise ConfigError("the model extractor needs at least one section prompt")
+        self.prompts = {p.section: p for p in prompts}
+        self.settings = settings
+        self.routing = routing or RoutingConfig()
+        self.runner = CallRunner(backend, store, settings, self.prompts)
+        self.dropped_values = 0
+        self._outcomes: dict[str, CallOutcome] = {}
+
+    @property
+    def prompt_hashes(self) -> dict[str, str]:
+        return {section: p.content_hash for section, p in sorted(self.prompts.items())}
+
+    def bind_run(self, run_id: int | None) -> None:
+        """Attribute calls to a stored run (and count its earlier tokens against the budget)."""
+        self.runner.bind_run(run_id)
+
+    def close(self) -> None:
+        """Release the event loop, HTTP connections and the store writer thread."""
+        self.runner.close()
+
+    # ------------------------------------------------------------------ planning
+    def plan(self, doc: DocumentData) -> list[PlannedCall]:
+        """Every call the document needs: per section, its routed chunks in token-capped batches."""
+        calls = []
+        for prompt in self.prompts.values():
+            chunks = (list(doc.chunks) if self.routing.whole_document
+                      else routed(prompt.spec.routing, doc.chunks))
+            calls += [planned_call(prompt, self.settings, doc.sha256, batch)
+                      for batch in batches(chunks, self.routing)]
+        return calls
+
+    def _unanswered(self, calls: Sequence[PlannedCall]) -> list[PlannedCall]:
+        """Calls with neither an answer from this process nor a cached success, once each."""
+        fresh = [c for c in calls if c.cache_key not in self._outcomes]
+        replies = self.runner.cached_replies([c.cache_key for c in fresh])
+        todo: dict[str, PlannedCall] = {}
+        for call in fresh:
+            if call.cache_key in self._outcomes or call.cache_key in todo:
+                continue
+            if call.cache_key in replies:
+                self.runner.counters.cached += 1
+                self._outcomes[call.cache_key] = CallOutcome(call, "ok", reply=replies[call.cache_key],
+                                                             cached=True)
+            else:
+                todo[call.cache_key] = call
+        return list(todo.values())
+
+    # ------------------------------------------------------------------ running
+    def prefetch(self, docs: Sequence[DocumentData]) -> None:
+        """Send the calls of all ``docs`` in one concurrent pass, filling the cache."""
+        todo = self._unanswered([c for doc in docs for c in self.plan(doc)])
+        self._outcomes.update(self.runner.run(todo, "model calls"))
+        print(self.progress_line(), file=sys.stderr)
+
+    def extract(self, doc: DocumentData) -> ExtractionResult:
+        calls = self.plan(doc)
+        todo = self._unanswered(calls)
+        if todo:
+            self._outcomes.update(self.runner.run(todo, f"model calls ({doc.doc_id})"))
+        return self._result(doc, [self._outcomes[c.cache_key] for c in calls])
+
+    def progress_line(self) -> str:
+        c = self.runner.counters
+        return (f"model calls: {c.sent} sent ({c.failed} failed, {c.truncated} truncated, "
+                f"{c.skipped} skipped over budget), {c.cached} cached; tokens {c.tokens_in} in, "
+                f"{c.tokens_out} out; ${c.cost_usd:.4f}")
+
+    def run_stats(self) -> dict[str, Any]:
+        """Totals of this process's work for the run record (the pipeline may merge them)."""
+        return {**asdict(self.runner.counters), "dropped_values": self.dropped_values}
+
+    # ------------------------------------------------------------------ assembling
+    def _result(self, doc: DocumentData, outcomes: list[CallOutcome]) -> ExtractionResult:
+        facts: list[Fact] = []
+        dropped: list[Dropped] = []
+        notes: list[str] = []
+        leaves = [leaf for o in outcomes for leaf in o.leaves()]
+        answered: dict[str, int] = {}
+        for leaf in leaves:
+            section = leaf.call.section
+            if leaf.status != "ok" or leaf.reply is None:
+                chunks = ",".join(str(c.index) for c in leaf.call.chunks)
+                notes.append(f"{section} call (chunks {chunks}) {leaf.status}: {leaf.error}")
+                continue
+            answered[section] = answered.get(section, 0) + 1
+            reply = SECTIONS[section].reply.model_validate(leaf.reply)
+            found = reply_facts(section, reply, leaf.call.chunks, doc)
+            facts += found.facts
+            dropped += found.dropped
+        planned_sections = {leaf.call.section for leaf in leaves}
+        for section in sorted(planned_sections - set(answered)):
+            notes.append(f"section {section}: no answer (every call failed; see the run's model calls)")
+        if dropped:
+            notes.append(f"{len(dropped)} value(s) dropped: quote not in chunk or value not in quote")
+        self.dropped_values += len(dropped)
+        return ExtractionResult(facts=dedupe(facts), notes=notes, stats=_stats(leaves, dropped))
+
+
+def _stats(leaves: list[CallOutcome], dropped: list[Dropped]) -> dict[str, Any]:
+    sent = [o for o in leaves if not o.cached]
+    return {
+        "model_calls": len(leaves),
+        "cached_calls": sum(o.cached for o in leaves),
+        "failed_calls": sum(o.status not in {"ok", "skipped"} for o in leaves),
+        "skipped_calls": sum(o.status == "skipped" for o in leaves),
+        "tokens_in": sum(o.tokens_in for o in sent),
+        "tokens_out": sum(o.tokens_out for o in sent),
+        "latency_s": round(sum(o.latency_s for o in sent), 3),
+        "cost_usd": round(sum(o.cost_usd for o in sent), 6),
+        "dropped_values": len(dropped),
+        "dropped": [asdict(d) for d in dropped[:MAX_DROPPED_LISTED]],
+    }
