@@ -7,9 +7,13 @@ cd "$(dirname "$0")/.."
 
 python3 -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "Running pip as the 'root'" || true
 
+stop_postgres() {
+  "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PGDATA"
+}
+
 start_postgres() {
   if [ -n "${EXTRACTOR_TEST_POSTGRES_URL:-}" ]; then return 0; fi
-  local pgbin
   pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
   if [ -z "$pgbin" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing PostgreSQL (Debian package)…"
@@ -21,13 +25,15 @@ start_postgres() {
     [ "${CI:-}" = "true" ] && return 1 || return 0
   fi
   PGDATA=$(mktemp -d /tmp/extractor-pg.XXXXXX)
-  local as=()
-  if [ "$(id -u)" = 0 ]; then chown postgres "$PGDATA"; as=(runuser -u postgres --); fi
-  local port=$(( 54000 + RANDOM % 900 ))
-  "${as[@]}" "$pgbin/initdb" -D "$PGDATA/data" -U postgres --auth=trust -E UTF8 >/dev/null
-  "${as[@]}" "$pgbin/pg_ctl" -D "$PGDATA/data" -l "$PGDATA/log" -w \
+  PG_AS=()
+  if [ "$(id -u)" = 0 ]; then chown postgres "$PGDATA"; PG_AS=(runuser -u postgres --); fi
+  local port
+  port=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+  "${PG_AS[@]}" "$pgbin/initdb" -D "$PGDATA/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  "${PG_AS[@]}" "$pgbin/pg_ctl" -D "$PGDATA/data" -l "$PGDATA/log" -w \
     -o "-p $port -k $PGDATA -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-  trap '"${as[@]}" "$pgbin/pg_ctl" -D "$PGDATA/data" -m immediate stop >/dev/null 2>&1; rm -rf "$PGDATA"' EXIT
+  PG_BIN=$pgbin
+  trap 'stop_postgres' EXIT
   export EXTRACTOR_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
   echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
