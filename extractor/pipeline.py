@@ -71,13 +71,14 @@ def ingest(paths: list[Path], store: Store, settings: Settings,
            ocr: OcrEngine | None = None) -> list[IngestOutcome]:
     """Store every readable file; report the rest with their reasons."""
     outcomes: list[IngestOutcome] = []
-    try:
-        files = iter_input_files(paths)
-    except IngestError as exc:
-        store.record_failure(exc.path, "ingest", exc.reason)
-        return [IngestOutcome(exc.path, "failed", reason=exc.reason)]
-    for path in files:
-        outcomes.append(_ingest_one(path, store, settings, ocr))
+    for given in paths:  # one bad argument (a missing path) must not sink the others
+        try:
+            files = iter_input_files([given])
+        except IngestError as exc:
+            store.record_failure(exc.path, "ingest", exc.reason)
+            outcomes.append(IngestOutcome(exc.path, "failed", reason=exc.reason))
+            continue
+        outcomes.extend(_ingest_one(path, store, settings, ocr) for path in files)
     return outcomes
 
 

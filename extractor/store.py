@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Text, UniqueConstraint, delete, func
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from extractor.core.errors import NotFoundError, StoreError
@@ -179,7 +179,11 @@ def make_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         engine = create_engine(parsed, pool_pre_ping=True)
-        SQLModel.metadata.create_all(engine)
+        try:
+            SQLModel.metadata.create_all(engine)
+        except (OperationalError, ProgrammingError, IntegrityError):
+            # Another process created the tables between our check and our CREATE.
+            SQLModel.metadata.create_all(engine)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot open database {parsed.render_as_string(hide_password=True)}: "
                          f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
