@@ -65,17 +65,18 @@ def _evidence(store: Store, run_id: int) -> dict[tuple[str, str], str]:
     return out
 
 
-def _report(args: argparse.Namespace, store: Store | None) -> tuple[ScoreReport, dict[str, Any]]:
+def _report(args: argparse.Namespace, store: Store | None) -> ScoreReport:
     gold = _gold(args)
     if args.pred is not None:
-        return score_dirs(gold, load_dir(args.pred)), {}
+        return score_dirs(gold, load_dir(args.pred))
     assert store is not None
-    return score_dirs(gold, predictions(store, args.run)), {}
+    store.get_run(args.run)
+    return score_dirs(gold, predictions(store, args.run))
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     store = open_store(settings_from(args)) if args.run is not None else None
-    report, _ = _report(args, store)
+    report = _report(args, store)
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
