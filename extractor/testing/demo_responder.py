@@ -27,12 +27,9 @@ from typing import Any
 from extractor.chunk import chunk_document
 from extractor.core.records import Fact, field_kind, primary_facts
 from extractor.core.types import DocumentData, PageText
-from extractor.extractors import rules_narrative as narrative
-from extractor.extractors import rules_tables as tables
 from extractor.extractors.model_evidence import ZERO_PHRASES
 from extractor.extractors.model_schemas import SECTIONS
-from extractor.extractors.rules import read_meta, unify_keys
-from extractor.extractors.rules_patterns import FactSink, build_view
+from extractor.extractors.rules import RulesExtractor
 from extractor.normalize import normalize_pages
 from extractor.numbers import NUMBER_RE, UNIT_FACTORS, parse_decimal
 from extractor.prompts import parse_user_message, section_of_message
@@ -77,17 +74,7 @@ def request_document(user_text: str) -> DocumentData:
 def read_facts(doc: DocumentData) -> list[Fact]:
     """The rules extractor's readings, without its whole-document gate (a request holds
     only a few chunks, too few for it to recognise a final-accounts report)."""
-    sink = FactSink(doc)
-    read_meta(sink)
-    view = build_view(doc.normalized.text)
-    narrative.read_statements(sink, view)
-    narrative.read_classes_and_items(sink, view)
-    narrative.read_performance(sink, view)
-    narrative.read_counts(sink, view)
-    narrative.read_stated_zeros(sink, view)
-    tables.read_tables(sink)
-    unify_keys(sink.facts)
-    return sink.facts
+    return RulesExtractor().read(doc)
 
 
 def _cited(fact: Fact) -> dict[str, Any] | None:
