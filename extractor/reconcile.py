@@ -349,8 +349,23 @@ def _verdicts(engine: _Engine, evals: list[Evaluation]) -> Verdicts:
 
 
 def _blame(spec: CheckSpec, ev: Evaluation, pins: dict[SlotId, list[tuple[int, float]]]) -> list[SlotId]:
+    """The figures a failing check casts doubt on.
+
+    A figure is cleared only when a passing check pins it at least as tightly as this
+    check can measure it (its tolerance, in the figure's own units): then nothing this
+    check sees can be that figure's error. Comparing the pin with the whole gap instead
+    would clear a damaged figure whenever a second damaged figure shares the gap.
+    """
     parts = list(spec.participants)
-    suspects = [s for s in parts if not any(res < ev.needs.get(s, 0.0) for _, res in pins.get(s, []))]
+
+    def cleared(slot: SlotId) -> bool:
+        slope = ev.slopes.get(slot, 0.0)
+        if slope <= 0:
+            return False
+        limit = ev.tolerance / slope
+        return any(res <= limit for _, res in pins.get(slot, []))
+
+    suspects = [s for s in parts if not cleared(s)]
     return suspects or parts
 
 

@@ -382,3 +382,22 @@ def test_reconcile_record_on_a_contract_file() -> None:
     assert result.failing == [] and result.counts()["verified"] > 50
     status = assemble("004", result.facts).check_status or {}
     assert status["general_budget.items[0].actual"] is CheckStatus.VERIFIED
+
+
+def test_two_damaged_parts_sharing_a_gap_are_both_flagged() -> None:
+    """A share check that pins a part less tightly than the failing sum can measure it
+    must not clear that part: here 1723.60 (printed 1723.66) and 0.60 (printed 0.00)
+    share the sum's gap, and the passing 100% share only pins the first to ±0.18."""
+    def fact(field: str, value: float) -> Fact:
+        return Fact(field=field, value=value, decimals=2)
+
+    facts = [fact("summary.income_current_year", 1723.66),
+             fact("income_sources.general_budget_appropriation", 1723.60),
+             fact("income_sources.state_capital_appropriation", 0.60),
+             *(fact(f"income_sources.{n}", 0.0) for n in (
+                 "gov_fund_appropriation", "superior_subsidy", "business_income",
+                 "operating_income", "affiliate_remittance", "other_income")),
+             fact("aux.pct.income_sources.general_budget_appropriation", 100.00)]
+    status = {f.field: f.status for f in reconcile(facts).facts}
+    assert status["income_sources.general_budget_appropriation"] == CheckStatus.FLAGGED
+    assert status["income_sources.state_capital_appropriation"] == CheckStatus.FLAGGED

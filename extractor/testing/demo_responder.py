@@ -18,7 +18,6 @@ is exercised for real; it never sees the gold files.
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Sequence
 from decimal import Decimal
@@ -33,7 +32,8 @@ from extractor.extractors.rules import RulesExtractor
 from extractor.normalize import normalize_pages
 from extractor.numbers import NUMBER_RE, UNIT_FACTORS, parse_decimal
 from extractor.prompts import parse_user_message, section_of_message
-from extractor.testing.fake_openai import FakeOpenAI, FaultPlan, Reply
+from extractor.testing.fake_openai import Reply
+from extractor.testing.fake_openai import main as fake_main
 
 _CHUNK_BUDGET = 100_000
 """The request's text is already one call's worth: keep it as one chunk."""
@@ -129,22 +129,9 @@ def answer(section: str, facts: Sequence[Fact]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m extractor.testing.demo_responder",
-                                     description="Serve the demo model on a fake OpenAI-compatible API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--fault-rate", type=float, default=0.0)
-    parser.add_argument("--fault-seed", type=int, default=0)
-    parser.add_argument("--slow-s", type=float, default=30.0, help="how long a 'slow' fault stalls")
-    args = parser.parse_args(argv)
-    faults = (FaultPlan(args.fault_rate, seed=args.fault_seed, slow_s=args.slow_s)
-              if args.fault_rate > 0 else None)
-    fake = FakeOpenAI(respond, latency_s=args.latency_ms / 1000.0, faults=faults,
-                      host=args.host, port=args.port).start()
-    print(f"demo model at {fake.base_url} (any model name; latency {args.latency_ms:g} ms, "
-          f"fault rate {args.fault_rate:g}); Ctrl-C to stop", flush=True)
-    fake.serve_forever()
+    """The demo endpoint: the fake server answering through :func:`respond`."""
+    fake_main(argv, default_handler=respond, prog="python -m extractor.testing.demo_responder",
+              label="demo model (any model name)")
 
 
 if __name__ == "__main__":

@@ -393,9 +393,10 @@ def load_handler(spec: str) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m extractor.testing.fake_openai",
-                                     description="Serve a fake OpenAI-compatible API on loopback.")
+def main(argv: Sequence[str] | None = None, *, default_handler: Handler | None = None,
+         prog: str = "python -m extractor.testing.fake_openai", label: str = "fake OpenAI API") -> None:
+    """Serve on loopback until Ctrl-C; ``default_handler`` is what answers without --handler."""
+    parser = argparse.ArgumentParser(prog=prog, description=f"Serve a {label} on loopback.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency-ms", type=float, default=0.0)
@@ -405,12 +406,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--slow-s", type=float, default=30.0,
                         help="how long a 'slow' fault stalls")
     args = parser.parse_args(argv)
-    handler = load_handler(args.handler) if args.handler else schema_responder
+    handler = load_handler(args.handler) if args.handler else (default_handler or schema_responder)
     faults = (FaultPlan(args.fault_rate, seed=args.fault_seed, slow_s=args.slow_s)
               if args.fault_rate > 0 else None)
     fake = FakeOpenAI(handler, latency_s=args.latency_ms / 1000.0, faults=faults,
                       host=args.host, port=args.port).start()
-    print(f"fake OpenAI API at {fake.base_url} (latency {args.latency_ms:g} ms, "
+    print(f"{label} at {fake.base_url} (latency {args.latency_ms:g} ms, "
           f"fault rate {args.fault_rate:g}); Ctrl-C to stop", flush=True)
     fake.serve_forever()
 
