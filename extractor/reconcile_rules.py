@@ -29,7 +29,10 @@ as the slot's list item, ``value`` as printed and ``decimals`` as printed:
 - ``aux.amount.<name>``: an amount with no contract field, in 万元
   (``aux.amount.three_public.vehicle_purchase_budget``,
   ``aux.amount.three_public.vehicle_operation_budget``, and per class
-  ``aux.amount.general_budget.classes.budget_at_start``, keyed like the class).
+  ``aux.amount.general_budget.classes.budget_at_start``, keyed like the class; per project
+  ``aux.amount.performance_projects.execution_score`` (预算执行情况得分) and
+  ``aux.amount.performance_projects.indicator_score`` (指标完成情况得分), in points, keyed
+  like the project).
 """
 
 from __future__ import annotations
@@ -216,6 +219,9 @@ RULES: tuple[Rule, ...] = (
     _rate("performance_projects[.].executed", "performance_projects[.].budget", "绩效项目预算执行"),
     Rule("performance.score_le_100", "项目自评得分 ≤ 100", RuleKind.LE,
          "performance_projects[.].score", bound=100.0),
+    _sum("performance.score_parts", "项目自评得分 = 预算执行情况得分 + 指标完成情况得分",
+         "performance_projects[.].score", "aux.amount.performance_projects[.].execution_score",
+         "aux.amount.performance_projects[.].indicator_score"),
 )
 
 SAME_RULE = Rule("same_figure", "同一数字多处一致（正文与表格、元与万元、两次提取）", RuleKind.SAME, "", ())

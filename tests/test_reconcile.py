@@ -40,10 +40,34 @@ def gold_facts(stem: str) -> list[Fact]:
     return facts_from_record(gold(stem))
 
 
+EXECUTION = "aux.amount.performance_projects.execution_score"
+INDICATORS = "aux.amount.performance_projects.indicator_score"
+SCORE_PARTS = {  # as 004's annexes print them: "预算执行情况得分 X 分、…指标完成情况得分 Y 分"
+    "004_4a020ba0f11f1338": {
+        "餐厅购买服务及伙食补贴": ("5.31", "90"), "12345政务热线运营项目": ("0", "85"),
+        "政务大厅保安人员费用": ("9.87", "90"), "忻州市公共资源交易平台服务费": ("8.9", "90"),
+        "数字政府信息化费用": ("6.85", "90"), "“互联网+政务服务”平台技术服务费": ("8.63", "90"),
+        "企业注册登记电子档案库年度维护运行费": ("9.62", "89.9"),
+        "忻州市公共资源交易系统检测认证费": ("10", "90"),
+    },
+}
+
+
+def printed_fact(field: str, name: str, text: str) -> Fact:
+    decimals = len(text.split(".", 1)[1]) if "." in text else 0
+    return Fact(field=field, key={"name": name}, value=float(text), raw=text, decimals=decimals)
+
+
+def score_parts(stem: str) -> list[Fact]:
+    return [printed_fact(fld, name, text) for name, parts in SCORE_PARTS.get(stem, {}).items()
+            for fld, text in zip((EXECUTION, INDICATORS), parts, strict=True)]
+
+
 def enriched(stem: str) -> list[Fact]:
     """Gold facts plus the auxiliary figures a report prints: class budgets (where every
-    item has one), the vehicle budget's parts, and every share and completion rate."""
-    facts = gold_facts(stem)
+    item has one), the vehicle budget's parts, every share and completion rate, and the
+    two parts of each project's score."""
+    facts = gold_facts(stem) + score_parts(stem)
     record = gold(stem)
     for cls in record.general_budget.classes:
         budgets = [i.budget_at_start for i in record.general_budget.items if i.class_ == cls.name]
@@ -401,3 +425,49 @@ def test_two_damaged_parts_sharing_a_gap_are_both_flagged() -> None:
     status = {f.field: f.status for f in reconcile(facts).facts}
     assert status["income_sources.general_budget_appropriation"] == CheckStatus.FLAGGED
     assert status["income_sources.state_capital_appropriation"] == CheckStatus.FLAGGED
+
+
+# --------------------------------------------------------------------------- project scores
+
+SCORE_RULE = "performance.score_parts"
+PLATFORM = "忻州市公共资源交易平台服务费"
+
+
+def test_a_score_stated_once_is_pinned_by_its_parts() -> None:
+    """Gold 98.9 = 8.9 + 90 (004 附件4); "98.9" read as "89.9" passes ≤ 100 but not the sum."""
+    facts = enriched("004_4a020ba0f11f1338")
+    i = find(facts, "performance_projects.score", name=PLATFORM)
+    check = next(c for c in reconcile(facts).checks if c.rule == SCORE_RULE and PLATFORM in c.figures[0].slot)
+    assert check.passed and check.name == "项目自评得分 = 预算执行情况得分 + 指标完成情况得分"
+    assert [f.value for f in check.figures] == [98.9, 8.9, 90.0]
+
+    broken = damaged(facts, i, 89.9)
+    result = reconcile(broken, options=NO_REPAIR)
+    (failing,) = [c for c in result.failing if c.rule == SCORE_RULE]
+    assert failing.figures[0].slot == f"performance_projects[{PLATFORM}].score"
+    assert failing.figures[0].slot in failing.blamed
+    assert status_of(result, i) is CheckStatus.FLAGGED
+    bound = [c for c in result.checks
+             if c.rule == "performance.score_le_100" and PLATFORM in c.figures[0].slot]
+    assert [c.passed for c in bound] == [True]  # the bound alone would have let it through
+
+    repaired = reconcile(broken)  # one equation whose parts nothing else proves: flag, never guess
+    assert repaired.repairs == [] and status_of(repaired, i) is CheckStatus.FLAGGED
+
+
+def test_a_damaged_score_is_repaired_from_its_annex_restatement() -> None:
+    facts = enriched("004_4a020ba0f11f1338")
+    i = find(facts, "performance_projects.score", name=PLATFORM)
+    annex = facts[i].model_copy(update={"priority": -1, "raw": "98.9", "decimals": 1,
+                                        "evidence": Evidence(quote="总得分 98.9 分")})
+    result = reconcile([*damaged(facts, i, 89.9), annex])
+    assert result.facts[i].value == 98.9 and status_of(result, i) is CheckStatus.REPAIRED
+    (rep,) = result.repairs
+    assert SCORE_RULE in rep.rule and rep.evidence["quote"] == "总得分 98.9 分"
+
+
+def test_the_score_rule_needs_both_parts() -> None:
+    facts = [f for f in enriched("004_4a020ba0f11f1338")
+             if not (f.field == INDICATORS and (f.key or {}).get("name") == PLATFORM)]
+    checks = [c for c in reconcile(facts).checks if c.rule == SCORE_RULE]
+    assert len(checks) == 7 and not any(PLATFORM in c.figures[0].slot for c in checks)

@@ -14,8 +14,9 @@ from extractor.core.types import DocumentData, Extractor, PageText
 from extractor.evaluate.schema import load_dir
 from extractor.evaluate.score import score_dirs
 from extractor.extractors import RulesExtractor
-from extractor.extractors.rules_patterns import BLANK_ZERO, NARRATIVE, TABLE, build_view
+from extractor.extractors.rules_patterns import BLANK_ZERO, DERIVED, NARRATIVE, RESTATED, TABLE, build_view
 from extractor.normalize import normalize_pages
+from extractor.reconcile import reconcile
 from tests.conftest import GOLD, SAMPLE_IDS, sample_text, text_document
 
 S002, S003, S004 = SAMPLE_IDS
@@ -214,6 +215,85 @@ def test_performance_projects_prefer_the_table_spelling_and_figures() -> None:
     assert {f.priority for f in table} == {NARRATIVE, TABLE}
     # the narrative's rate now belongs to the same project as the table's figures
     assert find(facts, "aux.rate.performance_projects.executed", name="区政府重要活动保障经费")
+
+
+SCORE = "performance_projects.score"
+EXECUTION = "aux.amount.performance_projects.execution_score"
+INDICATORS = "aux.amount.performance_projects.indicator_score"
+
+
+def readings(facts: list[Fact], field: str, name: str) -> list[tuple[float | int | str | None, int]]:
+    """(value, priority) of each reading of a project's figure, lowest priority first."""
+    return sorted(((f.value, f.priority) for f in find(facts, field, name=name)), key=lambda r: r[1])
+
+
+def test_an_annex_states_the_score_again_and_its_parts() -> None:
+    """附件4: "综合考虑预算执行情况得分 8.9 分、…指标完成情况得分 90 分，最终评分结果：…总得分 98.9 分"."""
+    doc = make_doc(passage(S004, "(附件 4)", "(附件 5)"))
+    facts = RulesExtractor().read(doc)
+    name = "忻州市公共资源交易平台服务费"  # 项目名称 above the annex's tables
+    assert readings(facts, SCORE, name) == [(98.9, RESTATED)]
+    assert readings(facts, EXECUTION, name) == [(8.9, RESTATED), (8.9, TABLE)]  # and the 合计 row's 得分
+    assert readings(facts, INDICATORS, name) == [(90.0, DERIVED), (90.0, RESTATED)]  # and Σ 得分 rows
+    quotes = {f.field: f.evidence.quote for f in facts if f.priority == RESTATED and f.evidence}
+    assert quotes == {SCORE: "总得分 98.9 分", EXECUTION: "预算执行情况得分 8.9 分",
+                      INDICATORS: "指标完成情况得分 90 分"}
+    for f in facts:
+        if f.field in {SCORE, EXECUTION, INDICATORS}:
+            assert f.evidence is not None and f.evidence.chunk_index is not None
+            assert doc.normalized.text[f.evidence.start:f.evidence.end] == f.evidence.quote
+
+
+def test_self_evaluation_tables_print_the_parts_of_each_score() -> None:
+    facts = extract(with_part(S002, "十四、预算绩效情况说明", "第三部分 名词解释"))
+    portal = "区政府门户网站维护经费"  # the table lost its 总分 row: 2.8 + 90 is all it prints
+    assert readings(facts, EXECUTION, portal) == [(2.8, TABLE)]
+    assert readings(facts, INDICATORS, portal) == [(90.0, DERIVED)]
+    assert readings(facts, SCORE, portal) == [(92.8, NARRATIVE)]
+    assert readings(facts, INDICATORS, "区政府重要活动保障经费") == [(80.0, DERIVED)]  # 满意度 0 of 10
+    # the annex report "2024年度法律顾问经费项目绩效自评报告" restates the narrative's project
+    assert readings(facts, SCORE, "法律顾问经费") == [(100.0, RESTATED), (100.0, NARRATIVE)]
+    assert {p.name for p in assemble("p", facts, with_status=False).performance_projects} == {
+        "法律顾问经费", "区政府重要活动保障经费", "档案整理经费", portal, "2024年度招商引资经费"}
+
+
+def test_a_table_named_only_by_the_paragraph_above_restates_its_score() -> None:
+    """003's OCR split the 项目名称 cell and merged the 总分 row into one cell: "总分 100 99.96"."""
+    facts = run_sample(S003)[1]
+    name = "2023年旗政务服务大厅升级改造资金"
+    assert readings(facts, SCORE, name) == [(99.96, RESTATED), (99.96, NARRATIVE)]
+    (table,) = [f for f in find(facts, SCORE, name=name) if f.priority == RESTATED]
+    assert table.evidence is not None and table.evidence.quote == "总分 100 99.96"
+    assert readings(facts, "performance_projects.budget", name) == [(791.16, NARRATIVE)]  # none from it
+
+
+def test_restatements_only_point_at_projects_the_report_names() -> None:
+    annex = ("(附件 1)\n项目名称：档案整理经费\n三、项目自评结果\n1. 项目自评得分和结论\n"
+             "综合考虑预算执行情况得分 9.5 分、产出、效益、服务对象满意度各方面因素，指标完成情况得分 90 分，"
+             "最终评分结果：档案整理经费项目绩效自评价结果为：总得分 99.5 分，属于“优”。\n"
+             "(附件 2)\n1. 部门自评得分和结论\n综合考虑预算执行情况得分 7.21 分、指标完成情况得分 90 分，"
+             "最终评分结果：某局部门绩效自评价结果为：总得分 97.21 分。\n")
+    review = ("十、预算绩效情况说明\n1.档案整理经费项目自评综述：根据年初设定的绩效目标，项目自评得分99.5分。"
+              "全年预算数为7万元，执行数为7万元，完成预算的100.00%。\n")
+    alone = RulesExtractor().read(make_doc(TITLE + annex))
+    assert not [f for f in alone if f.field in {SCORE, EXECUTION, INDICATORS}]
+    facts = RulesExtractor().read(make_doc(TITLE + review + annex))
+    assert readings(facts, SCORE, "档案整理经费") == [(99.5, RESTATED), (99.5, NARRATIVE)]
+    assert readings(facts, EXECUTION, "档案整理经费") == [(9.5, RESTATED)]
+    assert 97.21 not in {f.value for f in facts} and 7.21 not in {f.value for f in facts}
+
+
+def test_department_wide_scores_are_not_project_scores() -> None:
+    facts = run_sample(S004)[1]  # 附件9 and 十(三): 整体支出 97.21 = 7.21 + 90
+    scored = [f for f in facts if f.field in {SCORE, EXECUTION, INDICATORS}]
+    assert len({(f.key or {}).get("name") for f in scored}) == 8
+    assert not [f for f in scored if f.value in (97.21, 7.21)]
+
+
+@pytest.mark.parametrize(("doc_id", "pinned"), [(S002, 4), (S003, 2), (S004, 8)])
+def test_every_score_with_both_parts_adds_up(doc_id: str, pinned: int) -> None:
+    checks = [c for c in reconcile(run_sample(doc_id)[1]).checks if c.rule == "performance.score_parts"]
+    assert len(checks) == pinned and all(c.passed for c in checks)
 
 
 def test_tables_in_yuan_are_converted_at_full_precision() -> None:

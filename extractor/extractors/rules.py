@@ -21,7 +21,9 @@ from extractor.chunk import chunk_document
 from extractor.core.records import Fact, normalize_name
 from extractor.core.types import DocumentData, ExtractionResult
 from extractor.extractors import rules_narrative as narrative
+from extractor.extractors import rules_perf as perf
 from extractor.extractors import rules_tables as tables
+from extractor.extractors.rules_layout import read_table_blocks
 from extractor.extractors.rules_patterns import (
     EXTRACTOR_NAME,
     NARRATIVE,
@@ -182,6 +184,9 @@ class RulesExtractor:
         narrative.read_performance(sink, view)
         narrative.read_counts(sink, view)
         narrative.read_stated_zeros(sink, view)
-        tables.read_tables(sink)
+        blocks = read_table_blocks(sink.text)
+        tables.read_tables(sink, blocks)
+        perf.read_perf_tables(sink, blocks)
+        perf.read_score_statements(sink, view)  # after every reading that names a project
         unify_keys(sink.facts)
         return sink.facts

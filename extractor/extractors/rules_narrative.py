@@ -293,7 +293,7 @@ def _read_items(sink: FactSink, view: View, markers: list[tuple[int, str]],
 
 # --------------------------------------------------------------------------- performance projects
 
-_PERF_RE = re.compile(
+PERF_RE = re.compile(
     r"(?m)(?:^|(?<=[。；]))[-•]?(?:\d{1,2}[.．、])?(?P<name>[^\n：:。；]{2,60}?)(?:项目)?(?:绩效)?"
     r"自评综述[:：]?")
 _SCORE_RE = re.compile(r"自评(?:得分|分数|综合得分)(?:为)?(?P<score>\d+(?:\.\d+)?)分")
@@ -302,7 +302,7 @@ _SCORE_RE = re.compile(r"自评(?:得分|分数|综合得分)(?:为)?(?P<score>\
 def read_performance(sink: FactSink, view: View) -> None:
     """"X项目自评综述：…项目自评得分 S 分。全年预算数为 B 万元，执行数为 E 万元"."""
     text = view.text
-    matches = list(_PERF_RE.finditer(text))
+    matches = list(PERF_RE.finditer(text))
     for i, m in enumerate(matches):
         name = m["name"].strip("“”\"'‘’ ")
         if "整体" in name or len(name) < 2:

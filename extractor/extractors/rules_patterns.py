@@ -31,6 +31,11 @@ STATED_NONE = 6
 """A zero read from "本年度无此项支出" / "本表无数据"."""
 BLANK_ZERO = 5
 """A blank cell in a labelled table row: the templates print zero as an empty cell."""
+RESTATED = 4
+"""A figure stated again where the rules are less sure whose it is (an annex's 总得分, the
+总分 of a table named only by the paragraph above it): below every other reading of it."""
+DERIVED = 2
+"""A figure the report prints only as its parts (Σ of a table's 得分 rows)."""
 
 PAREN_OPEN = "[（(]"
 PAREN_CLOSE = "[)）]"

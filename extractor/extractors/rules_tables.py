@@ -1,5 +1,5 @@
-"""The table half of the rules extractor: the 公开01–10 statistical tables and the
-performance self-evaluation tables.
+"""The table half of the rules extractor: the 公开01–10 statistical tables (the performance
+self-evaluation tables are in :mod:`extractor.extractors.rules_perf`).
 
 Which table a block is comes from its title line; what a column holds comes from its
 header, matched by position (see :mod:`extractor.extractors.rules_layout` for reading the
@@ -13,15 +13,12 @@ import re
 from decimal import Decimal
 
 from extractor.extractors.rules_layout import (
-    CELL_UNIT,
     TITLE_REACH,
     Cell,
-    Row,
     Table,
     clean_label,
     code_rows,
     is_column_numbers,
-    read_table_blocks,
     segments,
     stacked,
     total_row,
@@ -34,7 +31,7 @@ from extractor.extractors.rules_patterns import (
     FactSpec,
     zero_quantity,
 )
-from extractor.numbers import parse_amount, parse_count, parse_decimal, to_float
+from extractor.numbers import parse_amount, parse_count, to_float
 
 
 def _amount(sink: FactSink, fld: str, cell: Cell, unit: str, *, span_from: int | None = None,
@@ -310,9 +307,10 @@ def _running_costs(sink: FactSink, table: Table, rows: list[tuple[Cell, Cell | N
                       note="sum of the table's 机关运行经费 rows"), (parts[0][0].start, values[-1].end))
 
 
-def read_tables(sink: FactSink) -> None:
-    """Every recognised table of the document."""
-    for table in read_table_blocks(sink.text):
+def read_tables(sink: FactSink, blocks: list[Table]) -> None:
+    """Every recognised statistical table among the document's table blocks (the 绩效自评表
+    are :mod:`extractor.extractors.rules_perf`'s)."""
+    for table in blocks:
         if table.kind == "overview":
             _overview(sink, table)
         elif table.kind in {"income", "expense"}:
@@ -329,84 +327,3 @@ def read_tables(sink: FactSink) -> None:
             _fund(sink, table, "state_capital_expense")
         elif table.kind == "info":
             _info(sink, table)
-        elif table.kind == "perf":
-            read_perf_table(sink, table)
-
-
-_NAME_LINE = re.compile(r"项目名称\s*[:：]\s*(?P<name>[^\n]+)")
-
-
-def _project_name(text: str) -> str:
-    return re.sub(r"\s+", "", re.sub(r"^项目名称", "", text.strip())).strip("：:")
-
-
-def _column(header: dict[int, str], pattern: str) -> int | None:
-    return next((i for i, h in sorted(header.items()) if re.search(pattern, h)), None)
-
-
-def _column_unit(table: Table, header: dict[int, str], idx: int) -> str:
-    unit = CELL_UNIT.search(header.get(idx, ""))
-    if unit:
-        return unit[1]
-    overall = CELL_UNIT.search("".join(header.values()))
-    return overall[1] if overall else table.unit
-
-
-def read_perf_table(sink: FactSink, table: Table) -> None:
-    """项目支出绩效自评表: 项目名称, 全年预算数 / 全年执行数 of 年度资金总额, 总分.
-
-    The project is named in the table (a 项目名称 row with one name cell) or in the report
-    text just above it ("项目名称：…"). A department-level 整体支出 table names no project;
-    its 一般公共预算资金 年初预算数 is the appropriation's budget at full precision.
-    """
-    intro_names = list(_NAME_LINE.finditer(table.intro))
-    name: str | None = None
-    if intro_names and not re.search(r"整体支出|部门整体|单位整体", table.intro[intro_names[-1].end():]):
-        name = _project_name(intro_names[-1]["name"])
-    dept_level = name is None and re.search(r"整体支出|部门整体", table.intro) is not None
-    header: dict[int, str] = {}
-    for row in table.rows:
-        joined = re.sub(r"\s+", "", "".join(c.text for c in row.cells))
-        head = clean_label(row.head)
-        if "绩效自评表" in joined:
-            name, header = None, {}
-            continue
-        if head.startswith("项目名称"):
-            values = [c.text for c in row.cells[1:] if c.text] or [head[len("项目名称"):]]
-            name = _project_name(values[0]) if len(values) == 1 and _project_name(values[0]) else None
-            continue
-        if "全年预算数" in joined and not row.is_data:
-            header = {i: re.sub(r"\s+", "", c.text) for i, c in enumerate(row.cells) if c.text}
-            continue
-        if header and not row.is_data and row.labels() and not head:
-            for i, c in enumerate(row.cells):
-                if c.text:
-                    header[i] = header.get(i, "") + re.sub(r"\s+", "", c.text)
-            continue
-        label = next((c for c in row.cells if c.is_label), None)
-        if label is None:
-            continue
-        text = re.sub(r"\s+", "", label.text)
-        if row.is_data and header and name and re.fullmatch(r"(?:年度)?资金总额|合计|总计", text):
-            _perf_amounts(sink, table, header, row=row, name=name, label=label)
-        elif row.is_data and header and dept_level and re.fullmatch(r"一般公共预算(?:资金|财政拨款)?", text):
-            idx = _column(header, r"年初预算")
-            if idx is not None and idx < len(row.cells) and row.cells[idx].is_num:
-                _amount(sink, "general_budget.budget_at_start", row.cells[idx],
-                        _column_unit(table, header, idx), span_from=label.start)
-        elif name and re.fullmatch(r"总分|总得分|合计得分", text) and row.numbers():
-            cell = row.numbers()[-1]
-            value, decimals = parse_decimal(cell.text)
-            sink.add(FactSpec("performance_projects.score", float(value), TABLE, key={"name": name},
-                              raw=cell.text, decimals=decimals), (label.start, cell.end))
-
-
-def _perf_amounts(sink: FactSink, table: Table, header: dict[int, str], *, row: Row, name: str,
-                  label: Cell) -> None:
-    key: dict[str, str | None] = {"name": name}
-    for fld, pattern in (("performance_projects.budget", r"全年预算数"),
-                         ("performance_projects.executed", r"全年执行数|^执行数")):
-        idx = _column(header, pattern)
-        if idx is None or idx >= len(row.cells) or not row.cells[idx].is_num:
-            continue
-        _amount(sink, fld, row.cells[idx], _column_unit(table, header, idx), span_from=label.start, key=key)
