@@ -8,6 +8,7 @@ Each noun's handlers live in their own module; this one builds the parser, turns
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -37,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ExtractorError as exc:
         print(f"extractor: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head`: the work is stored, stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("extractor: interrupted; finished work is stored, re-run to resume", file=sys.stderr)
         return 130
