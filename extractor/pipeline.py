@@ -21,7 +21,7 @@ from typing import Any
 from extractor import __version__
 from extractor.chunk import chunk_document
 from extractor.core.errors import ExtractorError, IngestError
-from extractor.core.records import Fact, assemble
+from extractor.core.records import Fact, FinalAccounts, assemble
 from extractor.core.settings import Settings
 from extractor.core.types import DocumentData, ExtractionResult, Extractor
 from extractor.ingest import iter_input_files, read_pages, sha256_of
@@ -56,11 +56,12 @@ class DocumentOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def prepare_document(path: Path, settings: Settings, ocr: OcrEngine | None) -> DocumentData:
+def prepare_document(path: Path, settings: Settings, ocr: OcrEngine | None,
+                     sha256: str | None = None) -> DocumentData:
     """Read, normalize and chunk one file (nothing is stored here)."""
     pages, media_type = read_pages(path, settings.ocr, ocr)
     normalized, page_starts = normalize_pages(pages)
-    doc = DocumentData(doc_id=path.stem, path=str(path), sha256=sha256_of(path),
+    doc = DocumentData(doc_id=path.stem, path=str(path), sha256=sha256 or sha256_of(path),
                        media_type=media_type, pages=pages, normalized=normalized,
                        page_starts=page_starts)
     doc.chunks = chunk_document(doc, settings.chunk.token_budget)
@@ -88,8 +89,8 @@ def _ingest_one(path: Path, store: Store, settings: Settings, ocr: OcrEngine | N
         existing = store.find_document(sha)
         if existing is not None:
             return IngestOutcome(str(path), "unchanged", existing.doc_id, sha, existing.pages,
-                                 len(store.load_document(sha).chunks), existing.ocr_pages)
-        doc = prepare_document(path, settings, ocr)
+                                 store.chunk_count(sha), existing.ocr_pages)
+        doc = prepare_document(path, settings, ocr, sha)
         store.save_document(doc)
     except IngestError as exc:
         store.record_failure(str(path), "ingest", exc.reason)
@@ -120,9 +121,9 @@ class RunPlan:
     prompt_hashes: dict[str, str] = field(default_factory=dict)
     reconcile: bool = True
 
-    def fingerprint(self, shas: list[str]) -> str:
+    def fingerprint(self, shas: list[str], code: str) -> str:
         payload = {"extractor": self.extractor.name, "settings": self.settings.redacted(),
-                   "prompts": self.prompt_hashes, "docs": sorted(shas), "code": code_version(),
+                   "prompts": self.prompt_hashes, "docs": sorted(shas), "code": code,
                    "reconcile": self.reconcile}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -133,25 +134,28 @@ Reconciler = Callable[[Store, int, DocumentData, list[Fact]], list[Fact]]
 def run_extraction(shas: list[str], store: Store, plan: RunPlan,
                    reconciler: Reconciler | None = None) -> tuple[Run, list[DocumentOutcome]]:
     """Extract every stored document of ``shas`` into one run (resuming an interrupted one)."""
-    fingerprint = plan.fingerprint(shas)
+    code = code_version()
+    fingerprint = plan.fingerprint(shas, code)
     run = store.latest_unfinished_run(fingerprint) or store.create_run(Run(
         extractor=plan.extractor.name, settings=plan.settings.redacted(),
-        prompt_hashes=plan.prompt_hashes, code_version=code_version(), fingerprint=fingerprint))
+        prompt_hashes=plan.prompt_hashes, code_version=code, fingerprint=fingerprint))
     assert run.id is not None
     finished = {rd.document for rd in store.run_documents(run.id) if rd.status in {"done", "empty"}}
     bind_run = getattr(plan.extractor, "bind_run", None)
     if callable(bind_run):  # capability: attribute model calls (tokens, cost) to this run
         bind_run(run.id)
+    pending = {sha: store.load_document(sha) for sha in shas if sha not in finished}
     prefetch = getattr(plan.extractor, "prefetch", None)
     if callable(prefetch):  # capability: batch model calls across documents
-        prefetch([store.load_document(sha) for sha in shas if sha not in finished])
+        prefetch(list(pending.values()))
     outcomes: list[DocumentOutcome] = []
     for sha in shas:
-        doc = store.load_document(sha)
-        if sha in finished:
-            outcomes.append(DocumentOutcome(doc.doc_id, sha, "skipped", store.facts(run.id, sha)))
+        if sha in pending:
+            outcomes.append(_extract_one(pending[sha], store, run.id, plan, reconciler))
             continue
-        outcomes.append(_extract_one(doc, store, run.id, plan, reconciler))
+        stored = store.find_document(sha)
+        outcomes.append(DocumentOutcome(stored.doc_id if stored else sha, sha, "skipped",
+                                        store.facts(run.id, sha)))
     run.status = "done"
     run.finished = datetime.now(UTC)
     run.stats = {"documents": len(outcomes),
@@ -183,16 +187,23 @@ def _extract_one(doc: DocumentData, store: Store, run_id: int, plan: RunPlan,
     return DocumentOutcome(doc.doc_id, doc.sha256, status, facts, result.notes)
 
 
-def export_run(store: Store, run_id: int, out_dir: Path) -> list[Path]:
-    """One ``final_accounts/v1`` prediction file per document of the run, with check status."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+def predictions(store: Store, run_id: int) -> dict[str, FinalAccounts]:
+    """Contract records of a run's documents (failed ones left out), with check status."""
+    out = {}
     for rd in store.run_documents(run_id):
         doc = store.find_document(rd.document)
         if doc is None or rd.status == "failed":
             continue
-        record = assemble(doc.doc_id, store.facts(run_id, rd.document))
-        path = out_dir / f"{doc.doc_id}.json"
+        out[doc.doc_id] = assemble(doc.doc_id, store.facts(run_id, rd.document))
+    return out
+
+
+def export_run(store: Store, run_id: int, out_dir: Path) -> list[Path]:
+    """One ``final_accounts/v1`` prediction file per document of the run, with check status."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for doc_id, record in predictions(store, run_id).items():
+        path = out_dir / f"{doc_id}.json"
         path.write_text(json.dumps(record.to_json_dict(), ensure_ascii=False, indent=2) + "\n",
                         encoding="utf-8")
         written.append(path)

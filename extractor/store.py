@@ -8,7 +8,6 @@ model-call cache) hangs off these rows, which is what lets a killed run resume.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -234,6 +233,11 @@ class Store:
                       for c in doc.chunks)
         return row
 
+    def chunk_count(self, sha256: str) -> int:
+        with self.session() as s:
+            return int(s.exec(select(func.count()).select_from(Chunk)
+                              .where(Chunk.document == sha256)).one())
+
     def documents(self) -> list[Document]:
         with self.session() as s:
             return list(s.exec(select(Document).order_by(col(Document.doc_id))))
@@ -399,6 +403,3 @@ def row_to_fact(row: Record) -> Fact:
                 decimals=row.decimals, evidence=evidence, extractor=row.extractor,
                 priority=row.priority, status=CheckStatus(row.status), note=row.note)
 
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

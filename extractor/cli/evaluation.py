@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from extractor.cli.common import open_store, settings_from
-from extractor.cli.runs import predictions
 from extractor.core.errors import ConfigError
 from extractor.core.records import slot_facts
 from extractor.evaluate.compare import compare, comparison_json, format_comparison
 from extractor.evaluate.report import write_html
 from extractor.evaluate.schema import load_dir
 from extractor.evaluate.score import ScoreReport, format_table, score_dirs
-from extractor.pipeline import export_run
+from extractor.pipeline import export_run, predictions
 from extractor.store import Store
 
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from extractor.cli.common import open_store, settings_from, table
 from extractor.core.errors import NotFoundError
-from extractor.core.records import AUX_PREFIX, CheckStatus, assemble, primary_facts
+from extractor.core.records import AUX_PREFIX, CheckStatus, primary_facts
 from extractor.core.settings import Settings
 from extractor.evaluate.schema import load_dir
 from extractor.evaluate.score import format_table, score_dirs
 from extractor.extract import choose_extractor
-from extractor.pipeline import RunPlan, export_run, ingest, reconcile_stage, run_extraction
+from extractor.pipeline import RunPlan, export_run, ingest, predictions, reconcile_stage, run_extraction
 from extractor.store import RunDocument, Store
 
 
@@ -102,17 +102,6 @@ def _score_if_gold(store: Store, run_id: int, gold_dir: Path) -> None:
         return
     print(f"\nscore against {gold_dir}:")
     print(format_table(score_dirs(gold, pred)))
-
-
-def predictions(store: Store, run_id: int) -> dict[str, Any]:
-    """Contract records of a run's documents, with check status."""
-    out = {}
-    for rd in store.run_documents(run_id):
-        doc = store.find_document(rd.document)
-        if doc is None or rd.status == "failed":
-            continue
-        out[doc.doc_id] = assemble(doc.doc_id, store.facts(run_id, rd.document))
-    return out
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:

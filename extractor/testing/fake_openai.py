@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from extractor.chunk import count_tokens
 from extractor.core.settings import ModelSettings
 from extractor.testing.replies import (
     FAULT_KINDS,
@@ -104,12 +105,6 @@ def _tool_name(body: dict[str, Any]) -> str | None:
     return str(tools[0]["function"]["name"]) if tools else None
 
 
-def _estimate_tokens(text: str) -> int:
-    """Rough BPE count: ~4 ASCII characters per token, ~1 token per CJK character."""
-    ascii_chars = sum(ch.isascii() for ch in text)
-    return max(1, ascii_chars // 4 + (len(text) - ascii_chars))
-
-
 def completion_body(request: dict[str, Any], reply: Reply, serial: int) -> dict[str, Any]:
     """The chat.completion JSON for a content or truncated reply."""
     truncated = reply.kind is ReplyKind.TRUNCATED
@@ -122,7 +117,7 @@ def completion_body(request: dict[str, Any], reply: Reply, serial: int) -> dict[
                                   "function": {"name": name, "arguments": reply.content}}]
         finish = "length" if truncated else "tool_calls"
     prompt = json.dumps(request.get("messages"), ensure_ascii=False)
-    p_tok, c_tok = reply.usage or (_estimate_tokens(prompt), _estimate_tokens(reply.content))
+    p_tok, c_tok = reply.usage or (max(1, count_tokens(prompt)), max(1, count_tokens(reply.content)))
     return {"id": f"chatcmpl-fake-{serial}", "object": "chat.completion",
             "created": int(time.time()), "model": request.get("model", "fake-model"),
             "system_fingerprint": "fake_openai",
