@@ -107,6 +107,9 @@ class Record(SQLModel, table=True):
     page: int | None = None
     start: int | None = None
     end: int | None = None
+    bbox: list[float] | None = _json()
+    row_label: str | None = None
+    column_header: str | None = None
     extractor: str
     priority: int = 0
     status: str = CheckStatus.UNCHECKED.value
@@ -390,15 +393,21 @@ def fact_to_row(run_id: int, document: str, fact: Fact) -> Record:
                   value=fact.value, raw=fact.raw, decimals=fact.decimals,
                   quote=ev.quote if ev else None, chunk_index=ev.chunk_index if ev else None,
                   page=ev.page if ev else None, start=ev.start if ev else None,
-                  end=ev.end if ev else None, extractor=fact.extractor, priority=fact.priority,
+                  end=ev.end if ev else None,
+                  bbox=list(ev.bbox) if ev and ev.bbox else None,
+                  row_label=ev.row_label if ev else None,
+                  column_header=ev.column_header if ev else None,
+                  extractor=fact.extractor, priority=fact.priority,
                   status=fact.status.value, note=fact.note)
 
 
 def row_to_fact(row: Record) -> Fact:
     evidence = None
     if row.quote is not None:
+        bbox = (row.bbox[0], row.bbox[1], row.bbox[2], row.bbox[3]) if row.bbox else None
         evidence = Evidence(quote=row.quote, chunk_index=row.chunk_index, page=row.page,
-                            start=row.start, end=row.end)
+                            start=row.start, end=row.end, bbox=bbox, row_label=row.row_label,
+                            column_header=row.column_header)
     return Fact(field=row.field, key=row.key, value=row.value, raw=row.raw,
                 decimals=row.decimals, evidence=evidence, extractor=row.extractor,
                 priority=row.priority, status=CheckStatus(row.status), note=row.note)

@@ -297,6 +297,13 @@ class Evidence(BaseModel):
     page: int | None = None
     start: int | None = None
     end: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    """Page box of the printed value (PDF points, origin top-left): a table cell's box, or
+    the box of the quoted words; ``None`` for plain-text inputs."""
+    row_label: str | None = None
+    """For a value read from a table cell: the row label to its left."""
+    column_header: str | None = None
+    """For a value read from a table cell: its column header path, joined by ``/``."""
 
 
 class Fact(BaseModel):

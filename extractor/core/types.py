@@ -63,6 +63,81 @@ class ChunkData:
     tokens: int
 
 
+BBox = tuple[float, float, float, float]
+"""``(x0, y0, x1, y1)`` in PDF points on the page, origin top-left (PyMuPDF's convention).
+Scanned pages and images use the same space: pixel boxes are divided by ``dpi / 72``."""
+
+
+@dataclass
+class Cell:
+    """One cell of a table grid, as printed.
+
+    ``row``/``col`` are 0-based grid positions of the cell's top-left corner; a merged cell
+    spans ``row_span`` x ``col_span`` grid positions and appears once. ``text`` is the
+    cell's whole text (a name wrapped over two lines is one cell: lines joined without a
+    separator for CJK). ``header_path`` lists the column headers above the cell from the
+    outermost down (``["本年支出", "基本支出"]``); ``row_label`` is the label of its row
+    (the left-most non-numeric cells, joined). Both are filled by the table layer so a
+    value can be read by meaning: row label x column header.
+    """
+
+    row: int
+    col: int
+    text: str
+    bbox: BBox | None = None
+    row_span: int = 1
+    col_span: int = 1
+    is_header: bool = False
+    header_path: list[str] = field(default_factory=list)
+    row_label: str = ""
+
+
+@dataclass
+class Table:
+    """A table as printed: its grid of cells, where it stands and what it is called.
+
+    ``page`` is the 1-based page of its first row; a table broken across pages is one
+    :class:`Table` whose ``pages`` lists every page it covers (``continued`` marks a part
+    that continues the previous page's table when the parts are kept apart). ``title`` is
+    the line printed above it (``收入支出决算总表``), ``unit`` the unit line (``万元``/``元``).
+    ``source`` is ``text-layer``, ``ocr`` or ``text`` (rows of a plain-text input).
+    ``start``/``end`` index the document's normalized text where the table's text lies,
+    when known, so facts read from cells can also cite offsets.
+    """
+
+    index: int
+    page: int
+    cells: list[Cell]
+    n_rows: int
+    n_cols: int
+    header_rows: int = 0
+    bbox: BBox | None = None
+    title: str | None = None
+    unit: str | None = None
+    pages: list[int] = field(default_factory=list)
+    continued: bool = False
+    source: str = "text-layer"
+    start: int | None = None
+    end: int | None = None
+
+    def cell(self, row: int, col: int) -> Cell | None:
+        """The cell covering grid position ``(row, col)``, spans included."""
+        for c in self.cells:
+            if c.row <= row < c.row + c.row_span and c.col <= col < c.col + c.col_span:
+                return c
+        return None
+
+    def rows(self) -> list[list[Cell]]:
+        """Cells grouped by their top row, left to right."""
+        out: list[list[Cell]] = [[] for _ in range(self.n_rows)]
+        for c in self.cells:
+            if 0 <= c.row < self.n_rows:
+                out[c.row].append(c)
+        for r in out:
+            r.sort(key=lambda c: c.col)
+        return out
+
+
 @dataclass
 class DocumentData:
     """Everything ingest and chunking know about one document, before it is stored."""
@@ -76,6 +151,8 @@ class DocumentData:
     page_starts: list[int]
     """Normalized-text offset where each page begins."""
     chunks: list[ChunkData] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    """Tables read by the table layer (ingest); empty until it has run."""
 
     def page_at(self, offset: int) -> int:
         """1-based page number holding a normalized-text offset."""
