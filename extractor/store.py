@@ -8,18 +8,27 @@ model-call cache) hangs off these rows, which is what lets a killed run resume.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint, delete, func
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy import JSON, Column, Text, UniqueConstraint, delete, event, func, inspect, update
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from extractor.core.errors import NotFoundError, StoreError
+from extractor.core.errors import ConfigError, NotFoundError, StoreError
 from extractor.core.records import CheckStatus, Evidence, Fact
 from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText
 
@@ -46,6 +55,7 @@ class Document(SQLModel, table=True):
 
 
 class Page(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("document", "number"),)
     id: int | None = Field(default=None, primary_key=True)
     document: str = Field(foreign_key="document.sha256", index=True)
     number: int
@@ -55,6 +65,7 @@ class Page(SQLModel, table=True):
 
 
 class Chunk(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("document", "index"),)
     id: int | None = Field(default=None, primary_key=True)
     document: str = Field(foreign_key="document.sha256", index=True)
     index: int
@@ -77,6 +88,13 @@ class Run(SQLModel, table=True):
     code_version: str = ""
     fingerprint: str = Field(default="", index=True)
     stats: dict[str, Any] | None = _json()
+    inputs: dict[str, Any] | None = _json()
+    """What the run read besides its documents: ``second_sources`` = {document: run id of
+    the other extractor's run the reconciler compared with} (part of the fingerprint)."""
+    owner: str | None = None
+    """``host:pid`` of the process working on the run; another process never resumes a run
+    whose owner is alive (see :meth:`Store.claim_run`)."""
+    heartbeat: datetime | None = None
     created: datetime = Field(default_factory=_now)
     finished: datetime | None = None
 
@@ -151,8 +169,12 @@ class ModelCall(SQLModel, table=True):
     prompt_hash: str
     schema_hash: str
     status: str
+    """``ok``, ``failed``, ``skipped``, ``truncated``, or ``delivered``: a reply arrived and
+    was stored (``raw``) but not yet parsed; a re-run parses it instead of paying again."""
     error: str | None = Field(default=None, sa_column=Column(Text))
     response: Any = _json()
+    raw: Any = _json()
+    """The completion exactly as delivered, written before it is parsed or validated."""
     tokens_in: int = 0
     tokens_out: int = 0
     latency_s: float = 0.0
@@ -172,24 +194,145 @@ class Failure(SQLModel, table=True):
     created: datetime = Field(default_factory=_now)
 
 
+SQLITE_BUSY_TIMEOUT_S = 120
+"""How long a SQLite writer waits for another process's transaction (a large document's
+pages and chunks take seconds to write)."""
+OWNER_STALE_AFTER = timedelta(minutes=15)
+"""A run owned by a process on another host with no heartbeat for this long is resumable."""
+
+
+def parse_database_url(url: str) -> URL:
+    """A supported SQLAlchemy URL, or a :class:`ConfigError` saying what is wrong with it."""
+    setting = "database URL (--db / EXTRACTOR_DATABASE_URL)"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{setting} {url!r} is not a URL; expected sqlite:///PATH or "
+                          "postgresql://USER@HOST/DB") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(f"{setting} {parsed.render_as_string(hide_password=True)!r}: "
+                          f"unsupported database {backend!r}; use sqlite or postgresql")
+    if backend in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def make_engine(url: str) -> Engine:
     """Engine for a URL; a SQLite file's folder is created, tables are created if missing."""
-    parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+    parsed = parse_database_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True,
+                               connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S} if sqlite else {})
+        if sqlite:
+            _serialize_sqlite_writers(engine)
         try:
             SQLModel.metadata.create_all(engine)
         except (OperationalError, ProgrammingError, IntegrityError):
             # Another process created the tables between our check and our CREATE.
             SQLModel.metadata.create_all(engine)
+        _add_missing_columns(engine)
+    except NoSuchModuleError as exc:
+        raise ConfigError(f"database URL {parsed.render_as_string(hide_password=True)!r}: "
+                          f"no driver installed ({exc})") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot open database {parsed.render_as_string(hide_password=True)}: "
                          f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
     return engine
+
+
+def _serialize_sqlite_writers(engine: Engine) -> None:
+    """Every SQLite transaction takes the write lock up front (``BEGIN IMMEDIATE``).
+
+    With the default deferred transactions two processes that both read and then write
+    deadlock, and SQLite fails one at once ("database is locked") instead of waiting;
+    taking the lock first makes the other wait its turn (busy timeout) instead.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added since a database was created (all nullable), so old files keep working."""
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+
+
+def process_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None, heartbeat: datetime | None) -> bool:
+    """Whether the process named ``owner`` may still be working on its run."""
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    if heartbeat is None:
+        return False
+    beat = heartbeat if heartbeat.tzinfo else heartbeat.replace(tzinfo=UTC)
+    return _now() - beat < OWNER_STALE_AFTER
+
+
+def _insert_ignore(session: Session, table: Any, values: dict[str, Any], keys: list[str]) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING``; True when this call inserted the row."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    # RETURNING, not rowcount: psycopg reports no rowcount for a conflict-skipping insert
+    return session.execute(stmt.returning(*(table.c[k] for k in keys))).first() is not None
+
+
+def pack_offsets(offsets: Sequence[int]) -> list[list[int]]:
+    """Offsets as runs ``[clean start, raw start, length]`` of consecutive raw indices.
+
+    Normalization deletes a few characters and keeps the rest in order, so a document's
+    offset map is a handful of runs, not one JSON number per character (a 5-million
+    character document's map would be a 40 MB JSON value).
+    """
+    runs: list[list[int]] = []
+    for i, raw in enumerate(offsets):
+        if runs and raw == runs[-1][1] + runs[-1][2] and i == runs[-1][0] + runs[-1][2]:
+            runs[-1][2] += 1
+        else:
+            runs.append([i, raw, 1])
+    return runs
+
+
+def unpack_offsets(stored: Any) -> list[int]:
+    """Offsets from :func:`pack_offsets` runs, or a plain list (databases written before)."""
+    if isinstance(stored, dict):
+        return [raw + k for _start, raw, length in stored["runs"] for k in range(length)]
+    return list(stored or [])
 
 
 class Store:
@@ -218,23 +361,34 @@ class Store:
         with self.session() as s:
             return s.get(Document, sha256)
 
-    def save_document(self, doc: DocumentData) -> Document:
-        """Document, pages and chunks in one transaction: all or nothing."""
-        row = Document(sha256=doc.sha256, doc_id=doc.doc_id, path=doc.path,
-                       media_type=doc.media_type, pages=len(doc.pages),
-                       ocr_pages=sum(p.source.startswith("ocr") for p in doc.pages),
-                       normalized=doc.normalized.text, offsets=doc.normalized.offsets,
-                       page_starts=doc.page_starts)
+    def save_document(self, doc: DocumentData) -> tuple[Document, bool]:
+        """Insert-or-get on the content hash: ``(row, True)`` when this call stored it.
+
+        Document, pages and chunks go in one transaction, and pages and chunks only when
+        this call inserted the document row. Two processes ingesting the same bytes at once
+        both succeed: the second one's ``INSERT … ON CONFLICT DO NOTHING`` waits for the
+        first to commit, inserts nothing, and both return the same stored document.
+        """
+        values = {"sha256": doc.sha256, "doc_id": doc.doc_id, "path": doc.path,
+                  "media_type": doc.media_type, "pages": len(doc.pages),
+                  "ocr_pages": sum(p.source.startswith("ocr") for p in doc.pages),
+                  "normalized": doc.normalized.text,
+                  "offsets": {"runs": pack_offsets(doc.normalized.offsets)},
+                  "page_starts": doc.page_starts, "created": _now()}
         with self.session() as s:
-            s.add(row)
-            s.flush()
-            s.add_all(Page(document=doc.sha256, number=p.number, raw=p.raw, source=p.source,
-                           confidence=p.confidence) for p in doc.pages)
-            s.add_all(Chunk(document=doc.sha256, index=c.index, heading_path=c.heading_path,
-                            kind=c.kind, page_start=c.page_start, page_end=c.page_end,
-                            start=c.start, end=c.end, tokens=c.tokens, text=c.text)
-                      for c in doc.chunks)
-        return row
+            inserted = _insert_ignore(s, SQLModel.metadata.tables[str(Document.__tablename__)], values,
+                                      ["sha256"])
+            if inserted:
+                s.add_all(Page(document=doc.sha256, number=p.number, raw=p.raw, source=p.source,
+                               confidence=p.confidence) for p in doc.pages)
+                s.add_all(Chunk(document=doc.sha256, index=c.index, heading_path=c.heading_path,
+                                kind=c.kind, page_start=c.page_start, page_end=c.page_end,
+                                start=c.start, end=c.end, tokens=c.tokens, text=c.text)
+                          for c in doc.chunks)
+            row = s.get(Document, doc.sha256)
+        if row is None:  # pragma: no cover - the row was just inserted or found
+            raise StoreError(f"document {doc.sha256} vanished while being stored")
+        return row, inserted
 
     def chunk_count(self, sha256: str) -> int:
         with self.session() as s:
@@ -270,7 +424,7 @@ class Store:
         return DocumentData(
             doc_id=row.doc_id, path=row.path, sha256=row.sha256, media_type=row.media_type,
             pages=[PageText(p.number, p.raw, p.source, p.confidence) for p in pages],
-            normalized=NormalizedText(row.normalized, list(row.offsets or [])),
+            normalized=NormalizedText(row.normalized, unpack_offsets(row.offsets)),
             page_starts=list(row.page_starts or [0]),
             chunks=[ChunkData(c.index, list(c.heading_path or []), c.kind, c.page_start,
                               c.page_end, c.start, c.end, c.text, c.tokens) for c in chunks])
@@ -301,6 +455,46 @@ class Store:
                                             Run.status != "done")
                           .order_by(col(Run.id).desc())).first()
 
+    def finished_run(self, fingerprint: str) -> Run | None:
+        """The latest finished run with this fingerprint in which no document failed."""
+        with self.session() as s:
+            runs = s.exec(select(Run).where(Run.fingerprint == fingerprint, Run.status == "done")
+                          .order_by(col(Run.id).desc())).all()
+            for run in runs:
+                failed = s.exec(select(func.count()).select_from(RunDocument).where(
+                    RunDocument.run_id == run.id, RunDocument.status == "failed")).one()
+                if not failed:
+                    return run
+        return None
+
+    def claim_run(self, fingerprint: str, new: Run) -> tuple[Run, bool]:
+        """Resume an interrupted run with this fingerprint whose process is gone, or start ``new``.
+
+        Claiming is a compare-and-swap on the run's ``owner``: of two processes that find
+        the same abandoned run, one takes it and the other starts its own run, so a run
+        is never worked on by two processes at once (no split, no emptied run).
+        Returns the run and whether it was resumed.
+        """
+        me = process_owner()
+        with self.session() as s:
+            candidates = s.exec(select(Run).where(Run.fingerprint == fingerprint,
+                                                  Run.status != "done")
+                                .order_by(col(Run.id).desc())).all()
+        for run in candidates:
+            if owner_alive(run.owner, run.heartbeat):
+                continue
+            with self.session() as s:
+                same_owner = (col(Run.owner).is_(None) if run.owner is None
+                              else col(Run.owner) == run.owner)
+                taken = s.execute(update(Run).where(col(Run.id) == run.id, same_owner,
+                                                    col(Run.status) != "done")
+                                  .values(owner=me, heartbeat=_now()).returning(col(Run.id))).first()
+                if taken is not None:
+                    run.owner = me
+                    return run, True
+        new.owner, new.heartbeat = me, _now()
+        return self.create_run(new), False
+
     def update_run(self, run: Run) -> None:
         with self.session() as s:
             s.merge(run)
@@ -318,6 +512,7 @@ class Store:
                                                 col(RunDocument.document) == outcome.document))
             s.add(outcome)
             s.add_all(fact_to_row(run_id, outcome.document, f) for f in facts)
+            s.execute(update(Run).where(col(Run.id) == run_id).values(heartbeat=_now()))
 
     def facts(self, run_id: int, document: str) -> list[Fact]:
         with self.session() as s:
@@ -325,15 +520,21 @@ class Store:
                           .order_by(col(Record.id)))
             return [row_to_fact(r) for r in rows]
 
+    def second_source(self, document: str, extractor: str, exclude_run: int | None = None) -> int | None:
+        """The latest finished run of a different extractor that has this document done."""
+        with self.session() as s:
+            query = (select(RunDocument).join(Run, col(Run.id) == col(RunDocument.run_id))
+                     .where(RunDocument.document == document, RunDocument.status == "done",
+                            Run.extractor != extractor, Run.status == "done"))
+            if exclude_run is not None:
+                query = query.where(col(Run.id) != exclude_run)
+            row = s.exec(query.order_by(col(Run.id).desc())).first()
+        return row.run_id if row is not None else None
+
     def other_extractor_facts(self, document: str, extractor: str, exclude_run: int) -> list[Fact]:
         """Facts of the latest finished run of a different extractor on this document."""
-        with self.session() as s:
-            row = s.exec(select(RunDocument).join(Run, col(Run.id) == col(RunDocument.run_id))
-                         .where(RunDocument.document == document, RunDocument.status == "done",
-                                Run.extractor != extractor, Run.status == "done",
-                                col(Run.id) != exclude_run)
-                         .order_by(col(Run.id).desc())).first()
-        return self.facts(row.run_id, document) if row is not None else []
+        run_id = self.second_source(document, extractor, exclude_run)
+        return self.facts(run_id, document) if run_id is not None else []
 
     def save_checks(self, run_id: int, document: str, checks: Sequence[CheckResult],
                     repairs: Sequence[Repair]) -> None:
@@ -369,9 +570,31 @@ class Store:
             return s.exec(select(ModelCall).where(ModelCall.cache_key == cache_key,
                                                   ModelCall.status == "ok")).first()
 
-    def save_call(self, call: ModelCall) -> None:
+    def save_call(self, call: ModelCall) -> ModelCall:
+        """Insert a call, or update it when it has an id (a delivered reply, now parsed)."""
         with self.session() as s:
-            s.add(call)
+            if call.id is not None:
+                call = s.merge(call)
+            else:
+                s.add(call)
+            s.flush()
+        return call
+
+    def save_delivery(self, call: ModelCall) -> ModelCall:
+        """A raw reply, stored before anything parses it (its own committed transaction)."""
+        return self.save_call(call)
+
+    def delivered_calls(self, keys: Sequence[str]) -> dict[str, ModelCall]:
+        """Replies delivered but never parsed (a kill came in between), newest per key."""
+        found: dict[str, ModelCall] = {}
+        unique = list(dict.fromkeys(keys))
+        with self.session() as s:
+            for start in range(0, len(unique), 500):
+                rows = s.exec(select(ModelCall).where(col(ModelCall.cache_key).in_(unique[start:start + 500]),
+                                                      ModelCall.status == "delivered")
+                              .order_by(col(ModelCall.id)))
+                found.update({r.cache_key: r for r in rows})
+        return found
 
     def calls(self, run_id: int) -> list[ModelCall]:
         with self.session() as s:

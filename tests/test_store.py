@@ -22,13 +22,23 @@ def test_document_round_trips_with_pages_and_chunks(store: Store) -> None:
     assert store.resolve_document("003_17aaca51ade6ba7f").sha256 == doc.sha256
 
 
-def test_saving_the_same_bytes_twice_is_refused_whole(store: Store) -> None:
+def test_saving_the_same_bytes_twice_is_insert_or_get(store: Store) -> None:
     doc = text_document("002_ede6ec7d9a9ccbff")
-    store.save_document(doc)
-    with pytest.raises(StoreError):
-        store.save_document(doc)
+    first, inserted = store.save_document(doc)
+    again, inserted_again = store.save_document(doc)
+    assert (inserted, inserted_again) == (True, False)
+    assert again.sha256 == first.sha256 and again.doc_id == first.doc_id
     assert store.info()["document"] == 1
-    assert store.info()["chunk"] == len(doc.chunks), "a failed save leaves nothing half-written"
+    assert store.info()["chunk"] == len(doc.chunks), "the second save writes no page or chunk"
+    assert store.info()["page"] == len(doc.pages)
+
+
+def test_offsets_are_stored_as_runs_and_read_back_whole(store: Store) -> None:
+    doc = text_document("003_17aaca51ade6ba7f")
+    row, _ = store.save_document(doc)
+    assert isinstance(row.offsets, dict)
+    assert len(row.offsets["runs"]) < len(doc.normalized.offsets) / 20
+    assert store.load_document(doc.sha256).normalized.offsets == doc.normalized.offsets
 
 
 def test_unknown_document_is_a_clear_error(store: Store) -> None:
