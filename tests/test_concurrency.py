@@ -36,7 +36,7 @@ def test_two_processes_on_one_database_both_finish_every_document(
     first, second = (DOCS, DOCS) if inputs == "same" else (DOCS[:1], DOCS)
     procs = [_start(store_url, paths, tmp_path) for paths in (first, second)]
     results = [p.communicate(timeout=280) for p in procs]
-    for proc, (out, err) in zip(procs, results, strict=True):
+    for proc, (_out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err[-3000:]
         assert "Traceback" not in err and "IntegrityError" not in err
     for (out, _err), paths in zip(results, (first, second), strict=True):

@@ -33,14 +33,15 @@ def _one_error_line(err: str) -> str:
 # --------------------------------------------------------------------------- settings, URLs
 
 
-@pytest.mark.parametrize(("name", "value", "expected"), [
+@pytest.mark.parametrize("case", [
     ("EXTRACTOR_MODEL__TIMEOUT_S", "abc", "EXTRACTOR_MODEL__TIMEOUT_S"),
     ("EXTRACTOR_MODEL__MAX_CONCURRENCY", "0", "greater than 0"),
     ("EXTRACTOR_LIMITS__MAX_PAGES", "many", "EXTRACTOR_LIMITS__MAX_PAGES"),
 ])
-def test_a_bad_setting_is_one_line_naming_it(name: str, value: str, expected: str, sqlite_url: str,
+def test_a_bad_setting_is_one_line_naming_it(case: tuple[str, str, str], sqlite_url: str,
                                              monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
+    name, value, expected = case
     monkeypatch.setenv(name, value)
     assert main(["--db", sqlite_url, "docs"]) == 2
     line = _one_error_line(capsys.readouterr().err)
@@ -146,13 +147,14 @@ def test_an_unreadable_sub_folder_is_counted() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.mark.parametrize(("name", "value", "words"), [
+@pytest.mark.parametrize("case", [
     ("EXTRACTOR_LIMITS__MAX_FILE_BYTES", "60000", "bytes, over the limit of 60,000"),
     ("EXTRACTOR_LIMITS__MAX_CHARS", "40000", "characters of text, over the limit of 40,000"),
 ])
 def test_a_file_over_a_limit_gets_one_line_and_the_batch_goes_on(
-        name: str, value: str, words: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+        case: tuple[str, str, str], sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
+    name, value, words = case
     monkeypatch.setenv(name, value)
     assert main(["--db", sqlite_url, "ingest", str(S002), str(S004)]) == 0
     out = capsys.readouterr().out
