@@ -86,12 +86,16 @@ def test_rerunning_an_unchanged_run_makes_no_model_call(sqlite_url: str,
     with FakeOpenAI(respond) as srv:
         assert run_model(sqlite_url, srv) == 0
         sent = srv.count()
+        capsys.readouterr()
+        before = Store.open(sqlite_url).info()
         assert run_model(sqlite_url, srv) == 0
         assert srv.count() == sent
-        assert "model calls: 0 sent" in capsys.readouterr().err
+        out = capsys.readouterr().out
+    assert out.count("unchanged (run 1)") == 3, "the finished identical run is reused"
+    assert Store.open(sqlite_url).info() == before, "and nothing is added to the database"
     with Store.open(sqlite_url).session() as s:
         runs = list(s.exec(select(Run)))
-    assert [r.status for r in runs] == ["done", "done"]
+    assert [r.status for r in runs] == ["done"]
 
 
 @pytest.mark.usefixtures("fast_env")
