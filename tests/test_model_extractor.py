@@ -176,6 +176,23 @@ def test_cache_key_covers_endpoint_model_prompt_schema_chunks_and_parameters(
     assert key(base.model_copy(update={"max_concurrency": 9, "timeout_s": 1})) == key()
 
 
+def test_editing_a_prompt_changes_its_calls_cache_keys(prompts: list[Prompt],
+                                                       docs: dict[str, DocumentData]) -> None:
+    """Same section, schema, chunks and settings; only the prompt's wording differs: a
+    cached answer to the old wording must not be served for the new one."""
+    import dataclasses
+
+    prompt = prompts[0]
+    edited = dataclasses.replace(prompt, spec=prompt.spec.model_copy(
+        update={"instructions": prompt.spec.instructions + "\n数值保留原文小数位。"}))
+    assert edited.section == prompt.section and edited.content_hash != prompt.content_hash
+    settings = ModelSettings(base_url="http://127.0.0.1:1/v1", model="m")
+    chunks = docs[SAMPLE_IDS[0]].chunks[8:10]
+    old, new = (planned_call(p, settings, "doc", chunks) for p in (prompt, edited))
+    assert old.schema_hash == new.schema_hash and old.messages[1] == new.messages[1]
+    assert old.cache_key != new.cache_key
+
+
 # --------------------------------------------------------------------------- evidence
 
 
