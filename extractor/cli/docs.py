@@ -92,7 +92,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_db_info(args: argparse.Namespace) -> int:
-    from extractor.store import parse_database_url
+    from extractor.database import parse_database_url
 
     settings = settings_from(args)
     url = parse_database_url(settings.database_url)
