@@ -15,15 +15,12 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from tqdm import tqdm
 
 from extractor import __version__
 from extractor.chunk import chunk_document
@@ -34,6 +31,7 @@ from extractor.core.types import DocumentData, ExtractionResult, Extractor
 from extractor.ingest import MEDIA_TYPES, read_pages, sha256_of
 from extractor.normalize import normalize_pages
 from extractor.ocr import OcrEngine
+from extractor.progress import progress_bar
 from extractor.reconcile import reconcile
 from extractor.store import CheckResult as StoredCheck
 from extractor.store import Repair as StoredRepair
@@ -84,12 +82,6 @@ class DocumentOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def _bar(total: int, desc: str, unit: str) -> tqdm[Any]:
-    """A progress bar on stderr when it is a terminal; silent when piped or captured."""
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
-                disable=not sys.stderr.isatty())
-
-
 def prepare_document(path: Path, settings: Settings, ocr: OcrEngine | None,
                      sha256: str | None = None) -> DocumentData:
     """Read, normalize and chunk one file (nothing is stored here), within the size limits."""
@@ -98,7 +90,7 @@ def prepare_document(path: Path, settings: Settings, ocr: OcrEngine | None,
     if size > limits.max_file_bytes:
         raise IngestError(str(path), f"file is {size:,} bytes, over the limit of "
                                      f"{limits.max_file_bytes:,} (EXTRACTOR_LIMITS__MAX_FILE_BYTES)")
-    with _bar(0, path.name, "page") as bar:
+    with progress_bar(0, path.name, "page") as bar:
         def progress(done: int, count: int) -> None:
             if count > limits.max_pages:  # told after the first page: stop before the rest
                 raise IngestError(str(path), f"{count:,} pages, over the limit of "
@@ -161,7 +153,7 @@ def ingest_batch(paths: list[Path], store: Store, settings: Settings,
     files = collect_inputs(paths, batch)
     for outcome in batch.outcomes:  # one bad argument (a missing path) must not sink the others
         store.record_failure(outcome.path, "ingest", outcome.reason or "")
-    with _bar(len(files), "ingest", "file") as bar:
+    with progress_bar(len(files), "ingest", "file") as bar:
         for path in files:
             batch.outcomes.append(_ingest_one(path, store, settings, ocr))
             bar.update(1)
@@ -260,7 +252,7 @@ def run_extraction(shas: list[str], store: Store, plan: RunPlan,
     if callable(prefetch):  # capability: batch model calls across documents
         prefetch(list(pending.values()))
     outcomes: list[DocumentOutcome] = []
-    with _bar(len(shas), f"extract ({plan.extractor.name})", "doc") as bar:
+    with progress_bar(len(shas), f"extract ({plan.extractor.name})", "doc") as bar:
         for sha in shas:
             if sha in pending:
                 outcomes.append(_extract_one(pending[sha], store, run.id, plan, reconciler))

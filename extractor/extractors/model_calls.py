@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +40,7 @@ from extractor.core.settings import ModelSettings
 from extractor.core.types import Backend, ChunkData
 from extractor.extractors.model_schemas import SECTIONS, schema_hash
 from extractor.extractors.routing import split
+from extractor.progress import progress_bar
 from extractor.prompts import Prompt, user_message
 from extractor.store import ModelCall, Store
 
@@ -226,8 +226,7 @@ class CallRunner:
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
         self._load_truncated(calls)
-        bar = tqdm(total=len(calls), desc=label, unit="call", file=sys.stderr, leave=False,
-                   disable=not sys.stderr.isatty())
+        bar = progress_bar(len(calls), label, "call")
         try:
             outcomes = self._loop.run_until_complete(self._run_all(calls, bar))
         finally:
