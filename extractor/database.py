@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, event, inspect
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlmodel import Session
 
 from extractor.core.errors import ConfigError
@@ -77,8 +77,12 @@ def add_missing_columns(engine: Engine, metadata: MetaData) -> None:
             if column.name in have or not column.nullable:
                 continue
             kind = column.type.compile(dialect=engine.dialect)
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+            except (OperationalError, ProgrammingError):  # another process added it first
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
 
 
 def process_owner() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from extractor.core.errors import NotFoundError, StoreError
@@ -89,3 +91,18 @@ def test_only_successful_calls_are_cache_hits(store: Store) -> None:
 def test_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="cannot open database"):
         Store.open("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_a_database_from_before_new_columns_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A file written by an earlier version (no ``run.owner``, ``modelcall.raw`` …) opens and
+    gains the columns instead of failing on the first query."""
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    Store.open(f"sqlite:///{db}")
+    with sqlite3.connect(db) as conn:
+        for table, column in (("run", "owner"), ("run", "inputs"), ("modelcall", "raw")):
+            conn.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    store = Store.open(f"sqlite:///{db}")
+    run = store.create_run(Run(extractor="rules", inputs={"second_sources": {}}))
+    assert store.get_run(run.id or 0).inputs == {"second_sources": {}}
