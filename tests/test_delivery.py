@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from extractor.cli import main
 from extractor.store import ModelCall, Store
 from extractor.testing import FakeOpenAI
 from extractor.testing.demo_responder import respond
@@ -50,8 +51,8 @@ def _calls(db: str) -> list[ModelCall]:
 
 
 @pytest.mark.slow
-def test_a_kill_between_delivery_and_parsing_never_resends_the_reply(sqlite_url: str,
-                                                                    tmp_path: Path) -> None:
+def test_a_kill_between_delivery_and_parsing_never_resends_the_reply(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("EXTRACTOR_")},
            "PYTHONPATH": str(ROOT), "EXTRACTOR_MODEL__MAX_RETRIES": "0"}
     with FakeOpenAI(respond) as srv:
@@ -64,10 +65,9 @@ def test_a_kill_between_delivery_and_parsing_never_resends_the_reply(sqlite_url:
         assert srv.count() == 1
         first = srv.chat_requests()[0].body["messages"]
 
-        done = subprocess.run([sys.executable, "-m", "extractor.cli", *_args(sqlite_url, srv)],
-                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
-                              check=False)
-        assert done.returncode == 0, done.stderr[-2000:]
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("EXTRACTOR_MODEL__MAX_RETRIES", "0")
+        assert main(_args(sqlite_url, srv)) == 0  # the re-run, in this process
         resent = [r for r in srv.chat_requests()[1:] if r.body["messages"] == first]
         later = srv.count() - 1
 
