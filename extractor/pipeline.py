@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,17 @@ def code_version() -> str:
     return out.stdout.strip() or __version__
 
 
+@cache
+def source_hash() -> str:
+    """SHA-256 of the package's own source files: the code a run's results depend on, also
+    when it is not committed (a reused run must come from exactly this code)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 @dataclass
 class RunPlan:
     """What identifies a run: same plan → an interrupted run is resumed, not restarted."""
@@ -213,7 +225,8 @@ class RunPlan:
         prompts, the code, and which other run the reconciler compares each document with."""
         payload = {"extractor": self.extractor.name, "settings": self.settings.redacted(),
                    "prompts": self.prompt_hashes, "docs": sorted(shas), "code": code,
-                   "reconcile": self.reconcile, "second_sources": second_sources or {}}
+                   "reconcile": self.reconcile, "second_sources": second_sources or {},
+                   "source": source_hash()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
