@@ -383,9 +383,9 @@ def test_calls_of_all_documents_share_one_bounded_concurrent_pass(
 def test_thirty_percent_faults_of_every_kind_leave_every_call_answered_or_recorded(
         store: Store, prompts: list[Prompt], docs: dict[str, DocumentData]) -> None:
     """Seed 10 draws every fault kind within the first 22 requests (fewer than the 25 calls)."""
-    faults = FaultPlan(0.3, seed=10, slow_s=2.0, retry_after_s=0.05)
+    faults = FaultPlan(0.3, seed=10, slow_s=6.0, retry_after_s=0.05)  # slow: outlasts the timeout
     with FakeOpenAI(respond, faults=faults) as srv:
-        settings = srv.settings(timeout_s=1.0, backoff_max_s=0.05, max_retries=1, max_reasks=1,
+        settings = srv.settings(timeout_s=3.0, backoff_max_s=0.05, max_retries=1, max_reasks=1,
                                 max_concurrency=6)
         extractor = ModelExtractor(make_backend(settings), store, prompts, settings)
         try:
