@@ -206,11 +206,21 @@ def test_a_document_whose_calls_all_failed_is_failed_with_the_reason(
     assert f"failed: 002_ede6ec7d9a9ccbff: {reason}" in capsys.readouterr().out
 
 
-def test_run_exits_1_when_some_input_failed(tmp_path: Path, sqlite_url: str) -> None:
+def test_run_exits_1_when_some_input_failed(tmp_path: Path, sqlite_url: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"%PDF-1.7 garbage")
-    assert main(["--db", sqlite_url, "run", str(S002), str(bad)]) == 1
+    (tmp_path / "notes.docx").write_bytes(b"PK")
+    assert main(["--db", sqlite_url, "run", str(S002), str(bad), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)  # nothing but the JSON document on stdout
+    assert report["exit_status"] == 1 and report["skipped"] == {}
+    (failure,) = report["ingest_failed"]
+    assert failure["path"] == str(bad) and "PDF" in failure["reason"]
+    assert [d["status"] for d in report["documents"]] == ["done"]
     assert main(["--db", sqlite_url, "run", str(S002)]) == 0
+    capsys.readouterr()
+    assert main(["--db", sqlite_url, "run", str(bad), "--json"]) == 3
+    assert json.loads(capsys.readouterr().out)["documents"] == []
 
 
 # --------------------------------------------------------------------------- reuse, counts

@@ -89,14 +89,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _run_settings(args)
     store = open_store(settings)
     batch = ingest_batch(args.paths, store, settings)
-    for o in batch.outcomes:
-        if o.status == "failed":
-            print(f"failed: {o.path}: {o.reason}")
-    if not args.json:
+    ingest_failed = [{"path": o.path, "reason": o.reason} for o in batch.outcomes if o.status == "failed"]
+    if not args.json:  # with --json, stdout carries one JSON document and nothing else
+        for failure in ingest_failed:
+            print(f"failed: {failure['path']}: {failure['reason']}")
         report_skipped(batch)
     shas = list(dict.fromkeys(o.sha256 for o in batch.outcomes if o.sha256 and o.status != "failed"))
     if not shas:
-        print("no document could be ingested")
+        if args.json:
+            print_json({"run": None, "exit_status": EXIT_NOTHING_DONE, "documents": [],
+                        "ingest_failed": ingest_failed, "skipped": dict(batch.skipped)})
+        else:
+            print("no document could be ingested")
         return EXIT_NOTHING_DONE
     choice = choose_extractor(settings, store, args.extractor)
     plan = RunPlan(choice.extractor, settings, choice.prompt_hashes, reconcile=not args.no_reconcile)
@@ -117,9 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"run": run.id, "extractor": choice.extractor.name, "exit_status": code,
                     "documents": docs,
-                    "ingest_failed": [{"path": o.path, "reason": o.reason}
-                                      for o in batch.outcomes if o.status == "failed"],
-                    "skipped": dict(batch.skipped)})
+                    "ingest_failed": ingest_failed, "skipped": dict(batch.skipped)})
     else:
         print(f"run {run.id} ({choice.extractor.name}): {len(results)} documents")
         print(table(["document", "status", "fields", "repaired", "flagged", "notes"],
