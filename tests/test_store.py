@@ -106,3 +106,23 @@ def test_a_database_from_before_new_columns_is_upgraded_in_place(tmp_path: Path)
     store = Store.open(f"sqlite:///{db}")
     run = store.create_run(Run(extractor="rules", inputs={"second_sources": {}}))
     assert store.get_run(run.id or 0).inputs == {"second_sources": {}}
+
+
+def test_an_abandoned_run_is_claimed_once_and_a_live_ones_never(store: Store) -> None:
+    import os
+    import socket
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()  # a process that has exited: nobody works under its pid
+    dead = f"{socket.gethostname()}:{child.pid}"
+    abandoned = store.create_run(Run(extractor="rules", fingerprint="fp", owner=dead))
+    live = store.create_run(Run(extractor="rules", fingerprint="other",
+                                owner=f"{socket.gethostname()}:{os.getppid()}"))
+    claimed, resumed = store.claim_run("fp", Run(extractor="rules", fingerprint="fp"))
+    assert resumed and claimed.id == abandoned.id
+    assert claimed.owner == f"{socket.gethostname()}:{os.getpid()}"
+    again, resumed_again = store.claim_run("fp", Run(extractor="rules", fingerprint="fp"))
+    assert not resumed_again and again.id not in (abandoned.id, live.id), "now owned by a live process"
+    fresh, resumed_live = store.claim_run("other", Run(extractor="rules", fingerprint="other"))
+    assert not resumed_live and fresh.id != live.id
