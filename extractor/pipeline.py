@@ -38,6 +38,9 @@ from extractor.store import CheckResult as StoredCheck
 from extractor.store import Repair as StoredRepair
 from extractor.store import Run, RunDocument, Store
 
+TEXT_SUFFIXES = frozenset(s for s, media in MEDIA_TYPES.items() if media.startswith("text/"))
+"""Text files: their size bounds their characters, so a huge one is refused unread."""
+
 
 @dataclass
 class IngestOutcome:
@@ -91,6 +94,9 @@ def prepare_document(path: Path, settings: Settings, ocr: OcrEngine | None,
     if size > limits.max_file_bytes:
         raise IngestError(str(path), f"file is {size:,} bytes, over the limit of "
                                      f"{limits.max_file_bytes:,} (EXTRACTOR_LIMITS__MAX_FILE_BYTES)")
+    if path.suffix.lower() in TEXT_SUFFIXES and size > 4 * limits.max_chars:  # UTF-8: ≤ 4 bytes a character
+        raise IngestError(str(path), f"at least {size // 4:,} characters of text, over the limit of "
+                                     f"{limits.max_chars:,} (EXTRACTOR_LIMITS__MAX_CHARS)")
     with progress_bar(0, path.name, "page") as bar:
         def progress(done: int, count: int) -> None:
             if count > limits.max_pages:  # told after the first page: stop before the rest

@@ -295,3 +295,16 @@ def test_json_output_of_listing_commands(sqlite_url: str, capsys: pytest.Capture
     assert main(["--db", sqlite_url, "db", "info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["rows"]["document"] == 1 and info["database"].startswith("sqlite:///")
+
+
+def test_a_huge_text_file_is_refused_unread(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Its bytes prove it holds more characters than allowed: no need to decode it."""
+    monkeypatch.setenv("EXTRACTOR_LIMITS__MAX_CHARS", "1000")
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"\xff" * 5000)  # not even UTF-8: refused for its size before decoding
+    small = tmp_path / "small.txt"
+    small.write_text("收入决算总计 885.90 万元。\n" * 20, encoding="utf-8")
+    assert main(["--db", sqlite_url, "ingest", str(huge), str(small)]) == 0
+    out = capsys.readouterr().out
+    assert f"failed: {huge}: at least 1,250 characters of text, over the limit of 1,000" in out

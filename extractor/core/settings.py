@@ -70,17 +70,18 @@ class ChunkSettings(BaseModel):
 class LimitSettings(BaseModel):
     """What one input may hold; a file beyond any limit is refused with one line, not read.
 
-    The defaults are sized for a 2-core, 24 GB machine: a real final-accounts report is
-    0.05-10 MB with 20-150 pages and under 200,000 characters; ingest and chunking cost
-    about 1.5 s and 60 MB per million characters (``bench/large_text.py``), so the caps
-    keep one file to well under a minute and a few hundred MB, and leave room for reports
-    several times longer than any seen.
+    Sized for a 2-core, 24 GB machine and for real reports, which run to 20-300 pages and
+    under 400,000 characters. Ingest and chunking are linear (about 3 s and 30 MB per
+    million characters, ``bench/large_text.py``), so the character cap keeps a file to
+    seconds and a few hundred MB there, and extraction and reconciliation of the largest
+    accepted file to about a minute; a 300-page scan takes 15-30 minutes of OCR, 500
+    pages bound that.
     """
 
     max_file_bytes: int = Field(default=200_000_000, gt=0)
-    """Largest file read (a scanned PDF of 300 pages at 300 dpi is ~150 MB)."""
-    max_pages: int = Field(default=1000, gt=0)
-    max_chars: int = Field(default=5_000_000, gt=0)
+    """Largest file read (a 300-page scan at 300 dpi is about 150 MB)."""
+    max_pages: int = Field(default=500, gt=0)
+    max_chars: int = Field(default=2_000_000, gt=0)
     """Characters of text after reading (all pages); beyond this the file is refused."""
 
 
