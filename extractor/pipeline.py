@@ -16,27 +16,34 @@ import json
 import os
 import subprocess
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from extractor import __version__
 from extractor.chunk import chunk_document
 from extractor.core.errors import ExtractorError, IngestError
 from extractor.core.records import Fact, FinalAccounts, assemble
 from extractor.core.settings import Settings
-from extractor.core.types import DocumentData, ExtractionResult, Extractor
+from extractor.core.types import DocumentData, Extractor
 from extractor.ingest import MEDIA_TYPES, read_pages, sha256_of
 from extractor.normalize import normalize_pages
 from extractor.ocr import OcrEngine
 from extractor.progress import progress_bar
-from extractor.reconcile import reconcile
-from extractor.store import CheckResult as StoredCheck
-from extractor.store import Repair as StoredRepair
+from extractor.stages import (
+    Extracted,
+    ExtractTask,
+    Prepared,
+    PrepareTask,
+    extract_stage,
+    prepare_stage,
+    reconcile_facts,
+)
 from extractor.store import Run, RunDocument, Store
+from extractor.summary import FindingCounts, finding_counts
+from extractor.workers import Executor, Inline
 
 TEXT_SUFFIXES = frozenset(s for s, media in MEDIA_TYPES.items() if media.startswith("text/"))
 """Text files: their size bounds their characters, so a huge one is refused unread."""
@@ -84,6 +91,13 @@ class DocumentOutcome:
     identical finished run was reused), ``empty`` or ``failed``."""
     facts: list[Fact] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    counts: FindingCounts = field(default_factory=FindingCounts)
+    """Contract slots by check status (kept when ``facts`` are dropped to save memory)."""
+    fact_count: int = 0
+
+    def __post_init__(self) -> None:
+        if self.facts:
+            self.counts, self.fact_count = finding_counts(self.facts), len(self.facts)
 
 
 def prepare_document(path: Path, settings: Settings, ocr: OcrEngine | None,
@@ -154,17 +168,72 @@ def collect_inputs(paths: list[Path], batch: IngestBatch) -> list[Path]:
 
 
 def ingest_batch(paths: list[Path], store: Store, settings: Settings,
-                 ocr: OcrEngine | None = None) -> IngestBatch:
-    """Store every readable file; report the rest with their reasons and skipped kinds."""
+                 ocr: OcrEngine | None = None, executor: Executor | None = None) -> IngestBatch:
+    """Store every readable file; report the rest with their reasons and skipped kinds.
+
+    With an ``executor`` of several workers, files are read (and OCR'd) in the workers and
+    stored here, one at a time, in input order: the same rows as a sequential ingest.
+    """
     batch = IngestBatch()
     files = collect_inputs(paths, batch)
     for outcome in batch.outcomes:  # one bad argument (a missing path) must not sink the others
         store.record_failure(outcome.path, "ingest", outcome.reason or "")
     with progress_bar(len(files), "ingest", "file") as bar:
+        if executor is not None and executor.workers > 1 and ocr is None:
+            batch.outcomes.extend(_ingest_pooled(files, store, settings, executor, bar.update))
+            return batch
         for path in files:
             batch.outcomes.append(_ingest_one(path, store, settings, ocr))
             bar.update(1)
     return batch
+
+
+def _ingest_pooled(files: list[Path], store: Store, settings: Settings, executor: Executor,
+                   advance: Callable[[int], object]) -> list[IngestOutcome]:
+    """Files read by the workers, stored by this process in input order."""
+    outcomes: list[IngestOutcome | None] = [None] * len(files)
+    todo: list[int] = []
+
+    def tasks() -> Iterator[PrepareTask]:
+        for i, path in enumerate(files):
+            try:
+                sha = sha256_of(path)
+            except IngestError as exc:
+                store.record_failure(str(path), "ingest", exc.reason)
+                outcomes[i] = IngestOutcome(str(path), "failed", reason=exc.reason)
+                advance(1)
+                continue
+            existing = store.find_document(sha)
+            if existing is not None:
+                outcomes[i] = IngestOutcome(str(path), "unchanged", existing.doc_id, sha, existing.pages,
+                                            store.chunk_count(sha), existing.ocr_pages)
+                advance(1)
+                continue
+            todo.append(i)
+            yield PrepareTask(path, sha, settings)
+
+    for k, prepared in enumerate(executor.map(prepare_stage, tasks())):
+        outcomes[todo[k]] = _store_prepared(prepared, store)  # results come in task order
+        advance(1)
+    return [o for o in outcomes if o is not None]
+
+
+def _store_prepared(prepared: Prepared, store: Store) -> IngestOutcome:
+    if prepared.doc is None:
+        reason = prepared.reason or "unreadable"
+        store.record_failure(prepared.path, "ingest", reason)
+        return IngestOutcome(prepared.path, "failed", reason=reason)
+    doc = prepared.doc
+    try:
+        row, inserted = store.save_document(doc)
+    except ExtractorError as exc:
+        store.record_failure(prepared.path, "ingest", str(exc))
+        return IngestOutcome(prepared.path, "failed", reason=str(exc))
+    if not inserted:
+        return IngestOutcome(prepared.path, "unchanged", row.doc_id, doc.sha256, row.pages,
+                             store.chunk_count(doc.sha256), row.ocr_pages)
+    return IngestOutcome(prepared.path, "new", doc.doc_id, doc.sha256, len(doc.pages), len(doc.chunks),
+                         sum(p.source.startswith("ocr") for p in doc.pages))
 
 
 def ingest(paths: list[Path], store: Store, settings: Settings,
@@ -224,6 +293,8 @@ class RunPlan:
     settings: Settings
     prompt_hashes: dict[str, str] = field(default_factory=dict)
     reconcile: bool = True
+    keep_facts: bool = True
+    """Outcomes carry each document's facts; a large CLI batch keeps only the counts."""
 
     def fingerprint(self, shas: list[str], code: str,
                     second_sources: dict[str, int | None] | None = None) -> str:
@@ -238,25 +309,37 @@ class RunPlan:
 
 Reconciler = Callable[[Store, int, DocumentData, list[Fact]], list[Fact]]
 
+LOAD_WINDOW = 16
+"""Documents loaded from the database at a time (and handed to ``prefetch`` together): the
+bound on a run's memory, whatever the number of documents in the batch."""
+
 
 def run_extraction(shas: list[str], store: Store, plan: RunPlan,
-                   reconciler: Reconciler | None = None) -> tuple[Run, list[DocumentOutcome]]:
+                   reconciler: Reconciler | None = None,
+                   executor: Executor | None = None) -> tuple[Run, list[DocumentOutcome]]:
     """Extract every stored document of ``shas`` into one run.
 
     An identical finished run (same fingerprint, no document failed) is reused as it is:
     nothing is extracted and nothing is written. An interrupted one whose process is gone
     is resumed; otherwise this process starts its own run, so two processes never share
     (or split) a run.
+
+    Documents stream through the stages a window at a time: each is loaded when a worker
+    is about to need it and its result is written (by this process only) as soon as it
+    is next in input order. ``reconciler`` given means: reconcile (the stage function
+    itself is :func:`extractor.stages.reconcile_facts`, run beside the extraction). An
+    extractor with a ``prefetch`` capability (the model extractor: its own bounded async
+    concurrency, a database-backed cache) runs in this process whatever the executor.
     """
     code = code_version()
-    sources = ({sha: store.second_source(sha, plan.extractor.name) for sha in shas}
-               if plan.reconcile and reconciler is not None else {})
+    reconciling = plan.reconcile and reconciler is not None
+    sources = {sha: store.second_source(sha, plan.extractor.name) for sha in shas} if reconciling else {}
     fingerprint = plan.fingerprint(shas, code, sources)
     reused = store.finished_run(fingerprint)
     if reused is not None and reused.id is not None:
         names = {d.sha256: d.doc_id for d in store.documents()}
-        return reused, [DocumentOutcome(names.get(sha, sha), sha, "unchanged",
-                                        store.facts(reused.id, sha)) for sha in shas]
+        return reused, [_kept(plan, DocumentOutcome(names.get(sha, sha), sha, "unchanged",
+                                                    store.facts(reused.id, sha))) for sha in shas]
     run, _resumed = store.claim_run(fingerprint, Run(
         extractor=plan.extractor.name, settings=plan.settings.redacted(),
         prompt_hashes=plan.prompt_hashes, code_version=code, fingerprint=fingerprint,
@@ -266,25 +349,29 @@ def run_extraction(shas: list[str], store: Store, plan: RunPlan,
     bind_run = getattr(plan.extractor, "bind_run", None)
     if callable(bind_run):  # capability: attribute model calls (tokens, cost) to this run
         bind_run(run.id)
-    pending = {sha: store.load_document(sha) for sha in shas if sha not in finished}
-    prefetch = getattr(plan.extractor, "prefetch", None)
-    if callable(prefetch):  # capability: batch model calls across documents
-        prefetch(list(pending.values()))
+    pending = [sha for sha in dict.fromkeys(shas) if sha not in finished]
+    in_process = callable(getattr(plan.extractor, "prefetch", None))
+    runner = Inline() if executor is None or in_process else executor
+    results = runner.map(extract_stage, _extract_tasks(pending, store, plan, sources, reconciling))
     outcomes: list[DocumentOutcome] = []
     with progress_bar(len(shas), f"extract ({plan.extractor.name})", "doc") as bar:
+        written: dict[str, DocumentOutcome] = {}
         for sha in shas:
-            if sha in pending:
-                outcomes.append(_extract_one(pending[sha], store, run.id, plan, reconciler))
-            else:
+            if sha in finished:
                 stored = store.find_document(sha)
-                outcomes.append(DocumentOutcome(stored.doc_id if stored else sha, sha, "skipped",
-                                                store.facts(run.id, sha)))
+                outcomes.append(_kept(plan, DocumentOutcome(stored.doc_id if stored else sha, sha,
+                                                            "skipped", store.facts(run.id, sha))))
+            elif sha in written:  # the same document given twice
+                outcomes.append(written[sha])
+            else:
+                written[sha] = _kept(plan, write_extracted(store, run.id, next(results)))
+                outcomes.append(written[sha])
             bar.update(1)
     run.status = "done"
     run.finished = datetime.now(UTC)
     run.stats = {"documents": len(outcomes),
                  "failed": sum(o.status == "failed" for o in outcomes),
-                 "facts": sum(len(o.facts) for o in outcomes)}
+                 "facts": sum(o.fact_count for o in outcomes)}
     run_stats = getattr(plan.extractor, "run_stats", None)
     if callable(run_stats):  # capability: model-call accounting for the run
         run.stats.update(run_stats())
@@ -296,43 +383,42 @@ def run_extraction(shas: list[str], store: Store, plan: RunPlan,
     return run, outcomes
 
 
-def every_call_failed(result: ExtractionResult) -> str | None:
-    """The reason when an extractor made model calls and none was answered, else None.
-
-    Such a document is ``failed`` (a dead endpoint is not a document without figures),
-    with every distinct error in full.
-    """
-    calls = int(result.stats.get("model_calls", 0) or 0)
-    answered = calls - int(result.stats.get("failed_calls", 0) or 0) \
-        - int(result.stats.get("skipped_calls", 0) or 0)
-    if not calls or answered > 0:
-        return None
-    errors = dict.fromkeys(note.split(": ", 1)[1] if " call (chunks " in note and ": " in note
-                           else note for note in result.notes if not note.startswith("section "))
-    return f"every model call failed ({calls} calls): " + "; ".join(errors)
+def _kept(plan: RunPlan, outcome: DocumentOutcome) -> DocumentOutcome:
+    """The outcome, without its facts when the caller only needs counts (large batches)."""
+    if not plan.keep_facts:
+        outcome.facts = []
+    return outcome
 
 
-def _extract_one(doc: DocumentData, store: Store, run_id: int, plan: RunPlan,
-                 reconciler: Reconciler | None) -> DocumentOutcome:
-    try:
-        result: ExtractionResult = plan.extractor.extract(doc)
-        reason = every_call_failed(result)
-    except ExtractorError as exc:
-        result, reason = ExtractionResult(facts=[]), str(exc)
-    if reason is not None:
-        store.record_failure(doc.path, "extract", reason, run_id)
-        store.save_document_result(run_id, RunDocument(run_id=run_id, document=doc.sha256,
+def _extract_tasks(pending: list[str], store: Store, plan: RunPlan,
+                   sources: dict[str, int | None], reconciling: bool) -> Iterator[ExtractTask]:
+    """One task per pending document, loaded a window at a time (lazily, as workers ask)."""
+    prefetch = getattr(plan.extractor, "prefetch", None)
+    for start in range(0, len(pending), LOAD_WINDOW):
+        docs = [store.load_document(sha) for sha in pending[start:start + LOAD_WINDOW]]
+        if callable(prefetch):  # capability: batch model calls across the window's documents
+            prefetch(docs)
+        while docs:
+            doc = docs.pop(0)
+            source = sources.get(doc.sha256)
+            alternates = store.facts(source, doc.sha256) if reconciling and source is not None else None
+            yield ExtractTask(doc, plan.extractor, reconciling, alternates)
+
+
+def write_extracted(store: Store, run_id: int, result: Extracted) -> DocumentOutcome:
+    """Store one document's result (the one writer): facts, checks, repairs, status."""
+    if result.status == "failed":
+        reason = result.reason or "failed"
+        store.record_failure(result.path, "extract", reason, run_id)
+        store.save_document_result(run_id, RunDocument(run_id=run_id, document=result.sha256,
                                                        status="failed", notes=[reason],
-                                                       stats=dict(result.stats)), [])
-        return DocumentOutcome(doc.doc_id, doc.sha256, "failed", notes=[reason])
-    facts = result.facts
-    if facts and plan.reconcile and reconciler is not None:
-        facts = reconciler(store, run_id, doc, facts)
-    status = "done" if facts else "empty"
-    stats: dict[str, Any] = dict(result.stats)
-    store.save_document_result(run_id, RunDocument(run_id=run_id, document=doc.sha256, status=status,
-                                                   notes=result.notes, stats=stats), facts)
-    return DocumentOutcome(doc.doc_id, doc.sha256, status, facts, result.notes)
+                                                       stats=result.stats), [])
+        return DocumentOutcome(result.doc_id, result.sha256, "failed", notes=[reason])
+    store.save_document_result(
+        run_id, RunDocument(run_id=run_id, document=result.sha256, status=result.status,
+                            notes=result.notes, stats=result.stats), result.facts,
+        (result.checks, result.repairs) if result.reconciled else None)
+    return DocumentOutcome(result.doc_id, result.sha256, result.status, result.facts, result.notes)
 
 
 def predictions(store: Store, run_id: int) -> dict[str, FinalAccounts]:
@@ -372,11 +458,6 @@ def reconcile_stage(store: Store, run_id: int, doc: DocumentData, facts: list[Fa
         alternates = store.facts(int(source), doc.sha256) if source is not None else []
     else:  # a run stored before second sources were recorded
         alternates = store.other_extractor_facts(doc.sha256, run.extractor, run_id)
-    result = reconcile(facts, alternates=alternates or None)
-    store.save_checks(
-        run_id, doc.sha256,
-        [StoredCheck(run_id=run_id, document=doc.sha256, rule=c.rule, name=c.name, passed=c.passed,
-                     detail=c.model_dump(mode="json")) for c in result.checks],
-        [StoredRepair(run_id=run_id, document=doc.sha256, slot=r.slot, before=r.before, after=r.after,
-                      rule=r.rule, evidence=r.evidence) for r in result.repairs])
-    return result.facts
+    facts, checks, repairs = reconcile_facts(facts, alternates or None)
+    store.save_checks(run_id, doc.sha256, checks, repairs)
+    return facts

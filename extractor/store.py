@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint, delete, func, update
+from sqlalchemy import JSON, Column, Text, UniqueConstraint, delete, func, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import (
     IntegrityError,
@@ -271,13 +271,16 @@ class Store:
         with self.session() as s:
             inserted = insert_ignore(s, SQLModel.metadata.tables[str(Document.__tablename__)], values,
                                       ["sha256"])
-            if inserted:
-                s.add_all(Page(document=doc.sha256, number=p.number, raw=p.raw, source=p.source,
-                               confidence=p.confidence) for p in doc.pages)
-                s.add_all(Chunk(document=doc.sha256, index=c.index, heading_path=c.heading_path,
-                                kind=c.kind, page_start=c.page_start, page_end=c.page_end,
-                                start=c.start, end=c.end, tokens=c.tokens, text=c.text)
-                          for c in doc.chunks)
+            if inserted and doc.pages:  # bulk inserts: one statement per table, no ORM objects
+                s.execute(insert(Page), [{"document": doc.sha256, "number": p.number, "raw": p.raw,
+                                          "source": p.source, "confidence": p.confidence}
+                                         for p in doc.pages])
+            if inserted and doc.chunks:
+                s.execute(insert(Chunk), [{"document": doc.sha256, "index": c.index,
+                                           "heading_path": c.heading_path, "kind": c.kind,
+                                           "page_start": c.page_start, "page_end": c.page_end,
+                                           "start": c.start, "end": c.end, "tokens": c.tokens,
+                                           "text": c.text} for c in doc.chunks])
             row = s.get(Document, doc.sha256)
         if row is None:  # pragma: no cover - the row was just inserted or found
             raise StoreError(f"document {doc.sha256} vanished while being stored")
@@ -396,15 +399,24 @@ class Store:
         with self.session() as s:
             return list(s.exec(select(RunDocument).where(RunDocument.run_id == run_id)))
 
-    def save_document_result(self, run_id: int, outcome: RunDocument, facts: Sequence[Fact]) -> None:
-        """Replace a document's facts in a run and mark it done, in one transaction."""
+    def save_document_result(self, run_id: int, outcome: RunDocument, facts: Sequence[Fact],
+                             checked: tuple[Sequence[dict[str, Any]], Sequence[dict[str, Any]]]
+                             | None = None) -> None:
+        """Replace a document's facts in a run and mark it done, in one transaction.
+
+        ``checked`` = (checks, repairs) rows replace the document's stored ones in the same
+        transaction. Rows go in as one bulk insert per table, in order (ids follow it).
+        """
         with self.session() as s:
+            if checked is not None:
+                self._replace_checks(s, run_id, outcome.document, *checked)
             s.execute(delete(Record).where(col(Record.run_id) == run_id,
                                            col(Record.document) == outcome.document))
             s.execute(delete(RunDocument).where(col(RunDocument.run_id) == run_id,
                                                 col(RunDocument.document) == outcome.document))
             s.add(outcome)
-            s.add_all(fact_to_row(run_id, outcome.document, f) for f in facts)
+            if facts:
+                s.execute(insert(Record), [fact_values(run_id, outcome.document, f) for f in facts])
             s.execute(update(Run).where(col(Run.id) == run_id).values(heartbeat=_now()))
 
     def facts(self, run_id: int, document: str) -> list[Fact]:
@@ -429,15 +441,24 @@ class Store:
         run_id = self.second_source(document, extractor, exclude_run)
         return self.facts(run_id, document) if run_id is not None else []
 
-    def save_checks(self, run_id: int, document: str, checks: Sequence[CheckResult],
-                    repairs: Sequence[Repair]) -> None:
+    def save_checks(self, run_id: int, document: str, checks: Sequence[dict[str, Any]],
+                    repairs: Sequence[dict[str, Any]]) -> None:
+        """Replace a document's checks and repairs (rows as from ``stages.reconcile_facts``)."""
         with self.session() as s:
-            s.execute(delete(CheckResult).where(col(CheckResult.run_id) == run_id,
-                                                col(CheckResult.document) == document))
-            s.execute(delete(Repair).where(col(Repair.run_id) == run_id,
-                                           col(Repair.document) == document))
-            s.add_all(checks)
-            s.add_all(repairs)
+            self._replace_checks(s, run_id, document, checks, repairs)
+
+    @staticmethod
+    def _replace_checks(s: Session, run_id: int, document: str, checks: Sequence[dict[str, Any]],
+                        repairs: Sequence[dict[str, Any]]) -> None:
+        s.execute(delete(CheckResult).where(col(CheckResult.run_id) == run_id,
+                                            col(CheckResult.document) == document))
+        s.execute(delete(Repair).where(col(Repair.run_id) == run_id,
+                                       col(Repair.document) == document))
+        where = {"run_id": run_id, "document": document}
+        if checks:
+            s.execute(insert(CheckResult), [{**c, **where} for c in checks])
+        if repairs:
+            s.execute(insert(Repair), [{**r, **where} for r in repairs])
 
     def checks(self, run_id: int, document: str | None = None) -> list[CheckResult]:
         with self.session() as s:
@@ -504,17 +525,22 @@ class Store:
 
 
 def fact_to_row(run_id: int, document: str, fact: Fact) -> Record:
+    return Record(**fact_values(run_id, document, fact))
+
+
+def fact_values(run_id: int, document: str, fact: Fact) -> dict[str, Any]:
+    """A fact as the column values of its ``record`` row (for bulk inserts)."""
     ev = fact.evidence
-    return Record(run_id=run_id, document=document, field=fact.field, key=fact.key,
-                  value=fact.value, raw=fact.raw, decimals=fact.decimals,
-                  quote=ev.quote if ev else None, chunk_index=ev.chunk_index if ev else None,
-                  page=ev.page if ev else None, start=ev.start if ev else None,
-                  end=ev.end if ev else None,
-                  bbox=list(ev.bbox) if ev and ev.bbox else None,
-                  row_label=ev.row_label if ev else None,
-                  column_header=ev.column_header if ev else None,
-                  extractor=fact.extractor, priority=fact.priority,
-                  status=fact.status.value, note=fact.note)
+    return {"run_id": run_id, "document": document, "field": fact.field, "key": fact.key,
+                "value": fact.value, "raw": fact.raw, "decimals": fact.decimals,
+                "quote": ev.quote if ev else None, "chunk_index": ev.chunk_index if ev else None,
+                "page": ev.page if ev else None, "start": ev.start if ev else None,
+                "end": ev.end if ev else None,
+                "bbox": list(ev.bbox) if ev and ev.bbox else None,
+                "row_label": ev.row_label if ev else None,
+                "column_header": ev.column_header if ev else None,
+                "extractor": fact.extractor, "priority": fact.priority,
+                "status": fact.status.value, "note": fact.note}
 
 
 def row_to_fact(row: Record) -> Fact:

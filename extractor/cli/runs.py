@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from extractor.core.settings import Settings
     from extractor.pipeline import DocumentOutcome, IngestBatch
     from extractor.store import Run, Store
+    from extractor.workers import Executor
 
 
 def register(sub: Any) -> None:
@@ -36,6 +37,12 @@ def register(sub: Any) -> None:
     p.add_argument("--mode", choices=["tools", "json_schema", "json"], help="instructor mode")
     p.add_argument("--concurrency", type=int, help="model calls in flight")
     p.add_argument("--no-reconcile", action="store_true", help="skip the numeric cross-checks")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="processes reading and extracting documents (default: every core); "
+                        "this process alone writes the database")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run the stages as Ray tasks: a local Ray by default, or the cluster at "
+                        "ADDRESS (see docs/ray.md; needs extractor[ray])")
     p.add_argument("--export", type=Path, metavar="DIR", help="write prediction files here")
     p.add_argument("--gold", type=Path, help="gold folder to score against (default eval/gold)")
     add_json_flag(p)
@@ -93,14 +100,23 @@ def _run_exit_code(batch: IngestBatch, results: list[DocumentOutcome], run: Run 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from extractor.cli.docs import report_skipped
-    from extractor.extract import choose_extractor
-    from extractor.pipeline import RunPlan, export_run, ingest_batch, reconcile_stage, run_extraction
-    from extractor.summary import finding_counts
+    from extractor.workers import make_executor
 
     settings = _run_settings(args)
     store = open_store(settings)
-    batch = ingest_batch(args.paths, store, settings)
+    executor = make_executor(args.workers, args.ray, use_ray=args.ray is not None)
+    try:
+        return _run_with(args, settings, store, executor)
+    finally:
+        executor.close()
+
+
+def _run_with(args: argparse.Namespace, settings: Settings, store: Store, executor: Executor) -> int:
+    from extractor.cli.docs import report_skipped
+    from extractor.extract import choose_extractor
+    from extractor.pipeline import RunPlan, export_run, ingest_batch, reconcile_stage, run_extraction
+
+    batch = ingest_batch(args.paths, store, settings, executor=executor)
     ingest_failed = [{"path": o.path, "reason": o.reason} for o in batch.outcomes if o.status == "failed"]
     if not args.json:  # with --json, stdout carries one JSON document and nothing else
         for failure in ingest_failed:
@@ -115,9 +131,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("no document could be ingested")
         return EXIT_NOTHING_DONE
     choice = choose_extractor(settings, store, args.extractor)
-    plan = RunPlan(choice.extractor, settings, choice.prompt_hashes, reconcile=not args.no_reconcile)
+    plan = RunPlan(choice.extractor, settings, choice.prompt_hashes, reconcile=not args.no_reconcile,
+                   keep_facts=False)
     try:
-        run, results = run_extraction(shas, store, plan, None if args.no_reconcile else reconcile_stage)
+        run, results = run_extraction(shas, store, plan, None if args.no_reconcile else reconcile_stage,
+                                      executor)
     finally:
         close = getattr(choice.extractor, "close", None)
         if callable(close):  # capability: release the event loop, HTTP pool and writer
@@ -126,7 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     code = _run_exit_code(batch, results, run)
     docs: list[dict[str, Any]] = []
     for r in results:
-        counts = finding_counts(r.facts)
+        counts = r.counts
         status = f"unchanged (run {run.id})" if r.status == "unchanged" else r.status
         docs.append({"document": r.doc_id, "sha256": r.sha256, "status": status, **counts.as_dict(),
                      "notes": r.notes})

@@ -1,0 +1,135 @@
+"""The per-document stages as pure functions: what a worker process or a Ray task runs.
+
+A stage takes everything it needs as arguments and returns everything it produced; it never
+opens the database. That is what lets the same function run inline, in a process pool or
+on a Ray cluster while exactly one process (the parent) writes: the parent reads what a
+stage needs (the stored document, the second reading the reconciler compares with), hands
+it over, and stores the result in the order the documents were given, so the stored run,
+and its export, are the same whatever ran the stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from extractor.core.errors import ExtractorError, IngestError
+from extractor.core.records import Fact
+from extractor.core.settings import Settings
+from extractor.core.types import DocumentData, ExtractionResult, Extractor
+
+
+@dataclass
+class Prepared:
+    """What ingest made of one file: the document, or the one-line reason it failed."""
+
+    path: str
+    sha256: str
+    doc: DocumentData | None = None
+    reason: str | None = None
+
+
+@dataclass
+class PrepareTask:
+    """The inputs of :func:`prepare_stage`."""
+
+    path: Path
+    sha256: str
+    settings: Settings
+
+
+def prepare_stage(task: PrepareTask) -> Prepared:
+    """Read, normalize and chunk one file (OCR included); a bad file is a reason, not a raise."""
+    from extractor.pipeline import prepare_document
+
+    path, sha256, settings = task.path, task.sha256, task.settings
+    try:
+        return Prepared(str(path), sha256, doc=prepare_document(path, settings, None, sha256))
+    except IngestError as exc:
+        return Prepared(str(path), sha256, reason=exc.reason)
+    except ExtractorError as exc:
+        return Prepared(str(path), sha256, reason=str(exc))
+
+
+@dataclass
+class Extracted:
+    """One document's extraction (and reconciliation) result, ready for the writer."""
+
+    doc_id: str
+    sha256: str
+    path: str
+    status: str
+    """``done``, ``empty`` or ``failed``."""
+    facts: list[Fact] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    reconciled: bool = False
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    """``rule``, ``name``, ``passed``, ``detail`` of each check (stored as they are)."""
+    repairs: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ExtractTask:
+    """The inputs of :func:`extract_stage` (one picklable object per document)."""
+
+    doc: DocumentData
+    extractor: Extractor
+    reconcile: bool
+    alternates: list[Fact] | None = None
+
+
+def every_call_failed(result: ExtractionResult) -> str | None:
+    """The reason when an extractor made model calls and none was answered, else None.
+
+    Such a document is ``failed`` (a dead endpoint is not a document without figures),
+    with every distinct error in full.
+    """
+    calls = int(result.stats.get("model_calls", 0) or 0)
+    answered = calls - int(result.stats.get("failed_calls", 0) or 0) \
+        - int(result.stats.get("skipped_calls", 0) or 0)
+    if not calls or answered > 0:
+        return None
+    errors = dict.fromkeys(note.split(": ", 1)[1] if " call (chunks " in note and ": " in note
+                           else note for note in result.notes if not note.startswith("section "))
+    return f"every model call failed ({calls} calls): " + "; ".join(errors)
+
+
+def extract_stage(task: ExtractTask) -> Extracted:
+    """Extract one document's figures and cross-check them (no database access)."""
+    doc = task.doc
+    try:
+        result: ExtractionResult = task.extractor.extract(doc)
+        reason = every_call_failed(result)
+    except ExtractorError as exc:
+        result, reason = ExtractionResult(facts=[]), str(exc)
+    if reason is not None:
+        return Extracted(doc.doc_id, doc.sha256, doc.path, "failed", notes=[reason],
+                         stats=dict(result.stats), reason=reason)
+    out = Extracted(doc.doc_id, doc.sha256, doc.path, "done", result.facts, list(result.notes),
+                    dict(result.stats))
+    if result.facts and task.reconcile:
+        out.facts, out.checks, out.repairs = reconcile_facts(result.facts, task.alternates)
+        out.reconciled = True
+    out.status = "done" if out.facts else "empty"
+    return out
+
+
+def reconcile_facts(facts: list[Fact], alternates: list[Fact] | None
+                    ) -> tuple[list[Fact], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Facts with check status, plus the checks and repairs to store (as plain rows).
+
+    A check's ``detail`` leaves out the rule, name and verdict, which have columns of
+    their own: stored once, not twice per check.
+    """
+    from extractor.reconcile import reconcile
+
+    result = reconcile(facts, alternates=alternates or None)
+    checks = [{"rule": c.rule, "name": c.name, "passed": c.passed,
+               "detail": c.model_dump(mode="json", exclude={"rule", "name", "passed"})}
+              for c in result.checks]
+    repairs = [{"slot": r.slot, "before": r.before, "after": r.after, "rule": r.rule,
+                "evidence": r.evidence} for r in result.repairs]
+    return result.facts, checks, repairs

@@ -1,0 +1,132 @@
+"""Where the per-document stages run: inline, in a process pool, or as Ray tasks.
+
+Every executor has one method, :meth:`Executor.map`: the results of a stage over an
+iterable of inputs, **in input order**, with at most ``window`` inputs taken ahead of the
+result being returned. The order is what makes a run's stored rows (and its export) the
+same for any number of workers; the window is what bounds memory: inputs are drawn
+lazily (a document is loaded from the database only when a worker is about to need it)
+and results are handed to the one writer as soon as they are next in line, so peak
+memory depends on the window, not on how many documents a batch holds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from extractor.core.errors import ConfigError
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+def default_workers() -> int:
+    """The cores this process may use (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Executor(Protocol):
+    workers: int
+
+    def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+        """``fn`` over ``items``, results in input order, a bounded window ahead."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+class Inline:
+    """The stages in this process, one document after the other (``--workers 1``)."""
+
+    workers = 1
+
+    def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+        return (fn(item) for item in items)
+
+    def close(self) -> None:
+        return None
+
+
+def _ordered(submit: Callable[[In], Any], wait: Callable[[Any], Out], items: Iterable[In],
+             window: int) -> Iterator[Out]:
+    """Submit up to ``window`` items ahead; yield results in submission order."""
+    pending: deque[Any] = deque()
+    source = iter(items)
+    for item in source:
+        pending.append(submit(item))
+        if len(pending) >= window:
+            yield wait(pending.popleft())
+    while pending:
+        yield wait(pending.popleft())
+
+
+class Pool:
+    """A process pool over documents; the parent stays the only database writer."""
+
+    def __init__(self, workers: int, window: int | None = None) -> None:
+        if workers < 1:
+            raise ConfigError(f"--workers must be at least 1 (got {workers})")
+        self.workers = workers
+        self.window = window or 2 * workers
+        self._pool = ProcessPoolExecutor(max_workers=workers)
+
+    def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+        def wait(future: Future[Out]) -> Out:
+            return future.result()
+
+        return _ordered(lambda item: self._pool.submit(fn, item), wait, items, self.window)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor:
+    """The same stage functions as Ray tasks, local Ray by default or a cluster by address.
+
+    Only the results travel back; the parent writes them, so workers on other machines
+    need no database access (inputs are shipped with each task).
+    """
+
+    def __init__(self, address: str | None, window: int | None = None,
+                 num_cpus: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("--ray needs Ray: pip install 'extractor[ray]'") from None
+        self._ray: Any = ray
+        self._started = not self._ray.is_initialized()
+        if self._started:
+            kwargs: dict[str, Any] = {"address": address, "include_dashboard": False,
+                                      "log_to_driver": False, "logging_level": "ERROR"}
+            if address is None and num_cpus is not None:
+                kwargs["num_cpus"] = num_cpus
+            self._ray.init(**kwargs)
+        self.workers = max(1, int(self._ray.cluster_resources().get("CPU", 1)))
+        self.window = window or 2 * self.workers
+        self._remote: dict[Callable[..., Any], Any] = {}
+
+    def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+        remote = self._remote.setdefault(fn, self._ray.remote(fn))
+        return _ordered(remote.remote, self._ray.get, items, self.window)
+
+    def close(self) -> None:
+        if self._started:
+            self._ray.shutdown()
+
+
+def make_executor(workers: int | None = None, ray_address: str | None = None,
+                  use_ray: bool = False) -> Executor:
+    """``--workers N`` (default: every core this process may use) or ``--ray [ADDRESS]``."""
+    if use_ray:
+        return RayExecutor(ray_address or None, num_cpus=workers)
+    count = default_workers() if workers is None else workers
+    if count < 1:
+        raise ConfigError(f"--workers must be at least 1 (got {count})")
+    return Inline() if count == 1 else Pool(count)
