@@ -8,6 +8,7 @@ working on them, and a document's offset map is stored compactly.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Sequence
@@ -143,3 +144,9 @@ def unpack_offsets(stored: Any) -> list[int]:
     if isinstance(stored, dict):
         return [raw + k for _start, raw, length in stored["runs"] for k in range(length)]
     return list(stored or [])
+
+
+def compact_json(value: Any) -> str:
+    """JSON columns as UTF-8 text without padding: Chinese quotes take 3 bytes a character
+    instead of 6 (``\\uXXXX``), which halves the stored evidence and check details."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -23,13 +23,11 @@ from functools import cache
 from pathlib import Path
 
 from extractor import __version__
-from extractor.chunk import chunk_document
 from extractor.core.errors import ExtractorError, IngestError
 from extractor.core.records import Fact, FinalAccounts, assemble
 from extractor.core.settings import Settings
 from extractor.core.types import DocumentData, Extractor
-from extractor.ingest import MEDIA_TYPES, read_pages, sha256_of
-from extractor.normalize import normalize_pages
+from extractor.ingest import MEDIA_TYPES, sha256_of
 from extractor.ocr import OcrEngine
 from extractor.progress import progress_bar
 from extractor.stages import (
@@ -38,15 +36,13 @@ from extractor.stages import (
     Prepared,
     PrepareTask,
     extract_stage,
+    prepare_document,
     prepare_stage,
     reconcile_facts,
 )
 from extractor.store import Run, RunDocument, Store
 from extractor.summary import FindingCounts, finding_counts
 from extractor.workers import Executor, Inline
-
-TEXT_SUFFIXES = frozenset(s for s, media in MEDIA_TYPES.items() if media.startswith("text/"))
-"""Text files: their size bounds their characters, so a huge one is refused unread."""
 
 
 @dataclass
@@ -98,39 +94,6 @@ class DocumentOutcome:
     def __post_init__(self) -> None:
         if self.facts:
             self.counts, self.fact_count = finding_counts(self.facts), len(self.facts)
-
-
-def prepare_document(path: Path, settings: Settings, ocr: OcrEngine | None,
-                     sha256: str | None = None) -> DocumentData:
-    """Read, normalize and chunk one file (nothing is stored here), within the size limits."""
-    limits = settings.limits
-    size = path.stat().st_size if path.is_file() else 0
-    if size > limits.max_file_bytes:
-        raise IngestError(str(path), f"file is {size:,} bytes, over the limit of "
-                                     f"{limits.max_file_bytes:,} (EXTRACTOR_LIMITS__MAX_FILE_BYTES)")
-    if path.suffix.lower() in TEXT_SUFFIXES and size > 4 * limits.max_chars:  # UTF-8: ≤ 4 bytes a character
-        raise IngestError(str(path), f"at least {size // 4:,} characters of text, over the limit of "
-                                     f"{limits.max_chars:,} (EXTRACTOR_LIMITS__MAX_CHARS)")
-    with progress_bar(0, path.name, "page") as bar:
-        def progress(done: int, count: int) -> None:
-            if count > limits.max_pages:  # told after the first page: stop before the rest
-                raise IngestError(str(path), f"{count:,} pages, over the limit of "
-                                             f"{limits.max_pages:,} (EXTRACTOR_LIMITS__MAX_PAGES)")
-            bar.total = count
-            bar.n = done
-            bar.refresh()
-
-        pages, media_type = read_pages(path, settings.ocr, ocr, progress=progress)
-    chars = sum(len(p.raw) for p in pages)
-    if chars > limits.max_chars:
-        raise IngestError(str(path), f"{chars:,} characters of text, over the limit of "
-                                     f"{limits.max_chars:,} (EXTRACTOR_LIMITS__MAX_CHARS)")
-    normalized, page_starts = normalize_pages(pages)
-    doc = DocumentData(doc_id=path.stem, path=str(path), sha256=sha256 or sha256_of(path),
-                       media_type=media_type, pages=pages, normalized=normalized,
-                       page_starts=page_starts)
-    doc.chunks = chunk_document(doc, settings.chunk.token_budget)
-    return doc
 
 
 def collect_inputs(paths: list[Path], batch: IngestBatch) -> list[Path]:

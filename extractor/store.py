@@ -31,6 +31,7 @@ from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageTe
 from extractor.database import (
     SQLITE_BUSY_TIMEOUT_S,
     add_missing_columns,
+    compact_json,
     insert_ignore,
     owner_alive,
     pack_offsets,
@@ -84,7 +85,8 @@ class Chunk(SQLModel, table=True):
     start: int
     end: int
     tokens: int
-    text: str = Field(sa_column=Column(Text))
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    """None when the chunk is exactly ``normalized[start:end]`` (most are): text stored once."""
 
 
 class Run(SQLModel, table=True):
@@ -209,7 +211,7 @@ def make_engine(url: str) -> Engine:
     if sqlite and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(parsed, pool_pre_ping=True,
+        engine = create_engine(parsed, pool_pre_ping=True, json_serializer=compact_json,
                                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S} if sqlite else {})
         if sqlite:
             serialize_sqlite_writers(engine)
@@ -275,12 +277,14 @@ class Store:
                 s.execute(insert(Page), [{"document": doc.sha256, "number": p.number, "raw": p.raw,
                                           "source": p.source, "confidence": p.confidence}
                                          for p in doc.pages])
+            text = doc.normalized.text
             if inserted and doc.chunks:
                 s.execute(insert(Chunk), [{"document": doc.sha256, "index": c.index,
                                            "heading_path": c.heading_path, "kind": c.kind,
                                            "page_start": c.page_start, "page_end": c.page_end,
                                            "start": c.start, "end": c.end, "tokens": c.tokens,
-                                           "text": c.text} for c in doc.chunks])
+                                           "text": None if c.text == text[c.start:c.end] else c.text}
+                                          for c in doc.chunks])
             row = s.get(Document, doc.sha256)
         if row is None:  # pragma: no cover - the row was just inserted or found
             raise StoreError(f"document {doc.sha256} vanished while being stored")
@@ -322,8 +326,9 @@ class Store:
             pages=[PageText(p.number, p.raw, p.source, p.confidence) for p in pages],
             normalized=NormalizedText(row.normalized, unpack_offsets(row.offsets)),
             page_starts=list(row.page_starts or [0]),
-            chunks=[ChunkData(c.index, list(c.heading_path or []), c.kind, c.page_start,
-                              c.page_end, c.start, c.end, c.text, c.tokens) for c in chunks])
+            chunks=[ChunkData(c.index, list(c.heading_path or []), c.kind, c.page_start, c.page_end,
+                              c.start, c.end, row.normalized[c.start:c.end] if c.text is None else c.text,
+                              c.tokens) for c in chunks])
 
     # ------------------------------------------------------------------ runs
     def create_run(self, run: Run) -> Run:

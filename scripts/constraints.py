@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "extractor"
 
 
-def project_requirements(extras: tuple[str, ...] = ("dev",)) -> list[Requirement]:
+def project_requirements(extras: tuple[str, ...] = ("dev", "ray")) -> list[Requirement]:
     """The project's direct requirements as ``pyproject.toml`` states them (not as installed)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     lines = list(project.get("dependencies", []))
@@ -34,7 +34,7 @@ def project_requirements(extras: tuple[str, ...] = ("dev",)) -> list[Requirement
     return [Requirement(line) for line in lines]
 
 
-def pins(extras: tuple[str, ...] = ("dev",)) -> dict[str, str]:
+def pins(extras: tuple[str, ...] = ("dev", "ray")) -> dict[str, str]:
     """``{distribution name: installed version}`` for the dependency tree of the project."""
     found: dict[str, str] = {}
     seen: set[tuple[str, frozenset[str]]] = set()

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]" 2>&1 | grep -v "Running pip as the 'root'" || true
+python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,ray]" 2>&1 | grep -v "Running pip as the 'root'" || true
 
 stop_postgres() {
   "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA/data" -m immediate stop >/dev/null 2>&1 || true

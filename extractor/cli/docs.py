@@ -31,6 +31,10 @@ def register(sub: Any) -> None:
     info = dsub.add_parser("info", help="show the database URL and row counts")
     add_json_flag(info)
     info.set_defaults(handler=cmd_db_info)
+    upgrade = dsub.add_parser("upgrade", help="migrate an older database to this version's schema "
+                                              "(in place, data kept; Alembic)")
+    add_json_flag(upgrade)
+    upgrade.set_defaults(handler=cmd_db_upgrade)
 
 
 def report_skipped(batch: IngestBatch) -> None:
@@ -106,4 +110,18 @@ def cmd_db_info(args: argparse.Namespace) -> int:
     if file:
         print(f"file: {file}")
     print(table(["table", "rows"], sorted(counts.items())))
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from extractor.migrations import upgrade
+
+    store = open_store(settings_from(args))
+    before, after = upgrade(store.engine)
+    if args.json:
+        print_json({"from": before, "to": after})
+    elif before == after:
+        print(f"database already at revision {after}")
+    else:
+        print(f"database upgraded from {before or 'an unversioned schema'} to revision {after}")
     return 0
