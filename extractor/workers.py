@@ -12,6 +12,8 @@ memory depends on the window, not on how many documents a batch holds.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -67,6 +69,21 @@ def _ordered(submit: Callable[[In], Any], wait: Callable[[Any], Out], items: Ite
         yield wait(pending.popleft())
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker ends when the process that started it is gone (killed, even by SIGKILL).
+
+    Otherwise an orphaned worker would wait on its task queue forever, holding the pipes
+    of whoever ran the killed command (a test, a shell pipeline) open.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class Pool:
     """A process pool over documents; the parent stays the only database writer."""
 
@@ -75,7 +92,8 @@ class Pool:
             raise ConfigError(f"--workers must be at least 1 (got {workers})")
         self.workers = workers
         self.window = window or 2 * workers
-        self._pool = ProcessPoolExecutor(max_workers=workers)
+        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent,
+                                         initargs=(os.getpid(),))
 
     def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
         def wait(future: Future[Out]) -> Out:
