@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from extractor.extractors.rules_patterns import (
+from extractor.extractors.rules.patterns import (
     NARRATIVE,
     NARRATIVE_LOOSE,
     STATED_NONE,

@@ -19,18 +19,16 @@ from dataclasses import dataclass
 
 from extractor.chunk import chunk_document
 from extractor.core.records import Fact, normalize_name
-from extractor.core.types import DocumentData, ExtractionResult
-from extractor.extractors import rules_narrative as narrative
-from extractor.extractors import rules_perf as perf
-from extractor.extractors import rules_tables as tables
-from extractor.extractors.rules_layout import read_table_blocks
-from extractor.extractors.rules_patterns import (
+from extractor.core.types import DocumentData, ExtractionResult, Table
+from extractor.extractors.rules import narrative, perf, tables
+from extractor.extractors.rules.patterns import (
     EXTRACTOR_NAME,
     NARRATIVE,
     FactSink,
     FactSpec,
     build_view,
 )
+from extractor.tables.text import read_text_tables
 
 _CJK = re.compile(r"[\u4e00-\u9fa5]")
 _FINAL_MARKERS = ("收入决算", "支出决算", "部门决算", "单位决算", "决算公开", "决算总计", "决算数")
@@ -147,6 +145,15 @@ def _unify_projects(facts: list[Fact]) -> None:
             f.key = {"name": hits[0]}
 
 
+def document_tables(doc: DocumentData) -> list[Table]:
+    """The document's tables: those the table layer read (PDF, scans), else the rows of a
+    plain-text input read by :func:`extractor.tables.text.read_text_tables` — one table
+    reader either way."""
+    if doc.tables:
+        return doc.tables
+    return read_text_tables(doc.normalized.text, doc.page_starts)
+
+
 class RulesExtractor:
     """Regular-expression and table-row reading of the standard disclosure wording."""
 
@@ -184,9 +191,9 @@ class RulesExtractor:
         narrative.read_performance(sink, view)
         narrative.read_counts(sink, view)
         narrative.read_stated_zeros(sink, view)
-        blocks = read_table_blocks(sink.text)
-        tables.read_tables(sink, blocks)
-        perf.read_perf_tables(sink, blocks)
+        found = document_tables(doc)
+        tables.read_tables(sink, found)
+        perf.read_perf_tables(sink, found)
         perf.read_score_statements(sink, view)  # after every reading that names a project
         unify_keys(sink.facts)
         return sink.facts

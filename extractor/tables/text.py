@@ -1,0 +1,339 @@
+"""Tables out of plain text (``.txt`` inputs, OCR'd or exported text): rows of cells as lines.
+
+Plain-text reports print their tables in three layouts: tab-separated rows (text exports
+and OCR with cell detection), one cell per line with blank lines between rows, and
+space-aligned columns (``pdftotext -layout``). This module turns each block of table lines
+into a :class:`~extractor.core.types.Table`, so a text input and a PDF go through the same
+table reader. Every cell keeps its offsets in the normalized text.
+
+The space-aligned layout has no reliable columns: a figure centred in a tall cell lands on
+the line above its label, and character positions drift with the width of CJK glyphs. Such
+tables get ``source = "text-layout"``: a row's cells are in reading order and their column
+is their place in the row, except where a header line names every column (the 三公 table's
+12 预算数/决算数) and a sparse row of figures is placed under the nearest header. Figures
+printed on the line above their labels and names wrapped onto the lines below their code
+are given back to their row here, so the reader sees one row per printed row.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from extractor.core.types import Cell, Table
+
+_NUM = re.compile(r"^-?\d+(?:\.\d+)?$")
+_CODE = re.compile(r"^\d{3}(?:\d{2}){0,2}$")
+_SPACE_RUN = re.compile(r"\S[ \u3000]{3,}\S")
+_SPACE_RUN2 = re.compile(r"\S[ \u3000]{2,}\S")
+_BARE_FIGURE = re.compile(r"(?:^|\s)-?\d+\.\d+(?=\s|$)")
+_PROSE_MARK = re.compile(r"[。，；,;：:！？%％]|万元")
+_UNIT_RE = re.compile(r"(?:金额)?单位[:：]\s*(万元|元)")
+_LIST_MARK = re.compile(
+    r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.．、])\s*")
+_MARKER = re.compile(r"公开\s*\d{1,2}\s*表|附表\s*\d{1,2}")
+TITLE_REACH = 8
+"""A table's title is among the last lines of prose above it (title, 公开NN表, unit, 部门名称)."""
+_MAX_TITLE = 45
+
+
+def is_table_line(line: str) -> bool:
+    """Tab-separated rows, space-aligned rows and single-spaced "label figure …" rows are
+    tables, not prose (a prose line has punctuation and units)."""
+    stripped = line.strip()
+    if "\t" in line or _SPACE_RUN.search(stripped) is not None:
+        return True
+    return _BARE_FIGURE.search(stripped) is not None and _PROSE_MARK.search(stripped) is None
+
+
+@dataclass
+class _Tok:
+    text: str
+    start: int
+    end: int
+    x: int
+    """Column of the token's first character in its line (space layout)."""
+
+    @property
+    def is_num(self) -> bool:
+        return _NUM.match(self.text) is not None
+
+    @property
+    def centre(self) -> float:
+        return self.x + (self.end - self.start) / 2
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    out, pos = [], 0
+    for line in text.split("\n"):
+        out.append((pos, line))
+        pos += len(line) + 1
+    return out
+
+
+def _title_like(line: str) -> bool:
+    stripped = _MARKER.sub("", re.sub(r"\s+", "", line))
+    return 4 <= len(stripped) <= _MAX_TITLE and stripped.endswith("表") and "。" not in stripped
+
+
+def _blocks(lines: list[tuple[int, str]]) -> list[tuple[int, int]]:
+    """Index ranges of table blocks: table lines, blanks and short continuation lines."""
+    blocks: list[tuple[int, int]] = []
+    i, n = 0, len(lines)
+    while i < n:
+        if not is_table_line(lines[i][1]):
+            i += 1
+            continue
+        j = last = i
+        while j < n:
+            line = lines[j][1]
+            stripped = line.strip()
+            if is_table_line(line):
+                last = j
+            elif stripped and (len(stripped) > 30 or "。" in stripped or _title_like(line)):
+                break
+            j += 1
+        blocks.append((i, last + 1))
+        i = last + 1
+    return blocks
+
+
+def _tab_cells(pos: int, line: str) -> list[_Tok]:
+    cells, offset = [], 0
+    for piece in line.split("\t"):
+        lead = len(piece) - len(piece.lstrip())
+        text = piece.strip()
+        compact = re.sub(r"\s+", "", text)
+        cells.append(_Tok(compact if _NUM.match(compact) else text, pos + offset + lead,
+                          pos + offset + lead + len(text), offset + lead))
+        offset += len(piece) + 1
+    return cells
+
+
+def _space_tokens(pos: int, line: str) -> list[_Tok]:
+    """Runs separated by two or more spaces; figures separated by one space split too."""
+    if not _SPACE_RUN2.search(line.strip()):
+        return _single_tokens(pos, line)
+    out: list[_Tok] = []
+    for m in re.finditer(r"\S+(?:[ \u3000]\S+)*", line):
+        parts = m.group(0).split()
+        if len(parts) > 1 and all(_NUM.match(p) or _CODE.match(p) for p in parts):
+            offset = m.start()
+            for part in parts:
+                k = line.index(part, offset)
+                out.append(_Tok(part, pos + k, pos + k + len(part), k))
+                offset = k + len(part)
+            continue
+        out.append(_Tok(m.group(0), pos + m.start(), pos + m.end(), m.start()))
+    return out
+
+
+def _single_tokens(pos: int, line: str) -> list[_Tok]:
+    """Single-spaced rows: figures and codes are cells; the words between them form one
+    label, except that a list marker ("二、") starts a new label."""
+    out: list[_Tok] = []
+    for m in re.finditer(r"\S+", line):
+        word = m.group(0)
+        tok = _Tok(word, pos + m.start(), pos + m.end(), m.start())
+        if tok.is_num or not out or out[-1].is_num or _LIST_MARK.match(word):
+            out.append(tok)
+        else:
+            last = out[-1]
+            out[-1] = _Tok(last.text + " " + word, last.start, tok.end, last.x)
+    return out
+
+
+def _cell_rows(lines: list[tuple[int, str]]) -> list[list[_Tok]]:
+    """One cell per line, a blank line between rows; a line without a tab continues the
+    cell above (a wrapped name)."""
+    rows: list[list[_Tok]] = []
+    cells: list[_Tok] = []
+    for p, ln in lines:
+        if not ln.strip() and "\t" not in ln:
+            if cells:
+                rows.append(cells)
+                cells = []
+            continue
+        if ln.lstrip(" ").startswith("\t"):
+            k = ln.index("\t") + 1
+            cells.extend(_tab_cells(p + k, ln[k:]))
+        elif cells:
+            last = cells[-1]
+            cells[-1] = _Tok(last.text + ln.strip(), last.start, p + len(ln.rstrip()), last.x)
+        else:
+            lead = len(ln) - len(ln.lstrip())
+            cells.append(_Tok(ln.strip(), p + lead, p + len(ln.rstrip()), lead))
+    if cells:
+        rows.append(cells)
+    return rows
+
+
+def _is_code_row(row: list[_Tok]) -> bool:
+    return bool(row) and _CODE.match(row[0].text) is not None and len(row[0].text) in {3, 5, 7}
+
+
+def _labels(row: list[_Tok]) -> list[_Tok]:
+    return [t for t in row if t.text and not t.is_num]
+
+
+def _space_rows(lines: list[tuple[int, str]]) -> list[list[_Tok]]:
+    """Rows of a space-aligned block, with figures printed above their labels and names
+    wrapped below their code line given back to their row."""
+    raw = [(p, ln) for p, ln in lines]
+    rows: list[list[_Tok]] = []
+    blank_before: list[bool] = []
+    prev_blank = False
+    for p, ln in raw:
+        if not ln.strip():
+            prev_blank = True
+            continue
+        rows.append(_space_tokens(p, ln))
+        blank_before.append(prev_blank)
+        prev_blank = False
+    out: list[list[_Tok]] = []
+    pending: list[_Tok] | None = None
+    for line, gap in zip(rows, blank_before, strict=True):
+        row = line
+        figures_only = all(t.is_num for t in row)
+        if figures_only and not _is_code_row(row):
+            if pending is not None:
+                out.append(pending)
+            pending = row
+            continue
+        if pending is not None:
+            if not gap and _labels(row):
+                row = sorted([*row, *pending], key=lambda t: t.x)
+            else:
+                out.append(pending)
+            pending = None
+        if out and not gap and _continues_name(out[-1], row):
+            out[-1] = _join_name(out[-1], row[0])
+            continue
+        out.append(row)
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
+def _name_index(row: list[_Tok]) -> int:
+    """Index where a coded row's name stands (after its 类 code and 款/项 parts)."""
+    i = 1
+    while i < len(row) and i < 3 and len(row[0].text) == 3 and re.fullmatch(r"\d{2}", row[i].text):
+        i += 1
+    return i
+
+
+def _continues_name(above: list[_Tok], row: list[_Tok]) -> bool:
+    """A single label line under a coded row, right of its codes and left of its figures,
+    continues (or is) that row's name."""
+    if not _is_code_row(above) or len(row) != 1 or row[0].is_num or _CODE.match(row[0].text) \
+            or _LIST_MARK.match(row[0].text):
+        return False
+    i = _name_index(above)
+    codes_end = above[i - 1].x + len(above[i - 1].text)
+    figures = [t.x for t in above[i:] if t.is_num]
+    return row[0].x > codes_end and (not figures or row[0].x < figures[0])
+
+
+def _join_name(above: list[_Tok], tail: _Tok) -> list[_Tok]:
+    i = _name_index(above)
+    if i < len(above) and not above[i].is_num:
+        name = above[i]
+        joined = _Tok(name.text + tail.text.strip(), name.start, tail.end, name.x)
+        return [*above[:i], joined, *above[i + 1:]]
+    return [*above[:i], tail, *above[i:]]
+
+
+def _anchored(rows: list[list[_Tok]]) -> tuple[int, list[_Tok]] | None:
+    """The header line naming every column (as many cells as the widest row), if any."""
+    first = next((i for i, r in enumerate(rows) if any(t.is_num for t in r)), None)
+    if first is None or first == 0:
+        return None
+    widest = max(len(r) for r in rows[first:])
+    heads = [(i, r) for i, r in enumerate(rows[:first]) if len(r) >= max(widest, 6)
+             and not any(t.is_num for t in r)]
+    return heads[-1] if heads else None
+
+
+def _place(row: list[_Tok], anchors: list[_Tok]) -> dict[int, _Tok]:
+    """Columns of a sparse row of figures under a header line: nearest header by centre."""
+    out: dict[int, _Tok] = {}
+    for tok in row:
+        col = min(range(len(anchors)), key=lambda i: abs(anchors[i].centre - tok.centre))
+        out.setdefault(col, tok)
+    return out
+
+
+def _build(index: int, rows: list[list[_Tok]], source: str) -> Table:
+    cells: list[Cell] = []
+    anchored = _anchored(rows) if source == "text-layout" else None
+    n_cols = 0
+    for r, row in enumerate(rows):
+        placed: dict[int, _Tok]
+        if anchored is not None and r > anchored[0] and row and all(t.is_num for t in row) \
+                and len(row) < len(anchored[1]):
+            placed = _place(row, anchored[1])
+            width = len(anchored[1])
+        else:
+            placed = dict(enumerate(row))
+            width = len(row)
+        n_cols = max(n_cols, width)
+        for c in range(width):
+            tok = placed.get(c)
+            cells.append(Cell(row=r, col=c, text=tok.text if tok else "",
+                              start=tok.start if tok else None, end=tok.end if tok else None))
+    for r in range(len(rows)):  # every grid position exists as a cell
+        have = {c.col for c in cells if c.row == r}
+        cells.extend(Cell(row=r, col=c, text="") for c in range(n_cols) if c not in have)
+    cells.sort(key=lambda c: (c.row, c.col))
+    return Table(index=index, page=1, cells=cells, n_rows=len(rows), n_cols=n_cols, source=source)
+
+
+def _rows(lines: list[tuple[int, str]]) -> tuple[list[list[_Tok]], str]:
+    body = [(p, ln) for p, ln in lines if ln.strip() or "\t" in ln]
+    tabbed = [ln for _, ln in body if "\t" in ln]
+    if not tabbed:
+        return _space_rows(lines), "text-layout"
+    one_cell = sum(ln.lstrip(" ").startswith("\t") and ln.count("\t") == 1 for _, ln in body)
+    if one_cell <= 0.8 * len(body):
+        return [_tab_cells(p, ln) if "\t" in ln else _space_tokens(p, ln) for p, ln in body], "text"
+    return _cell_rows(lines), "text"
+
+
+def _title(intro: list[str]) -> str | None:
+    for line in reversed(intro[-TITLE_REACH:]):
+        if _title_like(line):
+            return _MARKER.sub("", re.sub(r"\s+", "", line))
+    return None
+
+
+def read_text_tables(text: str, page_starts: list[int] | None = None) -> list[Table]:
+    """Every table block of ``text`` (a document's normalized text) as a :class:`Table`.
+
+    ``page_starts`` (offset where each page begins) gives each table its pages. The title
+    is the nearest line above ending in 表 (公开NN表 markers dropped), the unit the last
+    单位 line above or in the first rows; ``start``/``end`` span the block.
+    """
+    lines = _lines(text)
+    tables: list[Table] = []
+    prev_end = 0
+    for a, b in _blocks(lines):
+        intro = [ln for _, ln in lines[prev_end:a] if ln.strip()]
+        prev_end = b
+        rows, source = _rows(lines[a:b])
+        rows = [r for r in rows if any(t.text for t in r)]
+        if not rows:
+            continue
+        table = _build(len(tables), rows, source)
+        head_text = "\n".join([*intro[-TITLE_REACH:], *(t.text for r in rows[:3] for t in r)])
+        units = _UNIT_RE.findall(head_text)
+        table.unit = units[-1] if units else None
+        table.title = _title(intro)
+        table.start = lines[a][0]
+        table.end = lines[b - 1][0] + len(lines[b - 1][1])
+        if page_starts:
+            first = sum(1 for s in page_starts if s <= table.start)
+            last = sum(1 for s in page_starts if s <= max(table.start, table.end - 1))
+            table.page, table.pages = max(first, 1), list(range(max(first, 1), max(last, 1) + 1))
+        tables.append(table)
+    return tables
