@@ -278,10 +278,13 @@ def _build(index: int, rows: list[list[_Tok]], source: str) -> Table:
             placed = dict(enumerate(row))
             width = len(row)
         n_cols = max(n_cols, width)
+        anchor = row[0].start if row else None
         for c in range(width):
             tok = placed.get(c)
+            # a blank position of a placed row is printed (empty span at the row); padding
+            # beyond a row's own cells has no span at all
             cells.append(Cell(row=r, col=c, text=tok.text if tok else "",
-                              start=tok.start if tok else None, end=tok.end if tok else None))
+                              start=tok.start if tok else anchor, end=tok.end if tok else anchor))
     for r in range(len(rows)):  # every grid position exists as a cell
         have = {c.col for c in cells if c.row == r}
         cells.extend(Cell(row=r, col=c, text="") for c in range(n_cols) if c not in have)

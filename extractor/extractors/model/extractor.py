@@ -27,8 +27,8 @@ from extractor.core.settings import ModelSettings
 from extractor.core.types import Backend, DocumentData, ExtractionResult
 from extractor.extractors.model.calls import CallOutcome, CallRunner, PlannedCall, planned_call
 from extractor.extractors.model.evidence import Dropped, dedupe, reply_facts
-from extractor.extractors.model.schemas import SECTIONS
 from extractor.extractors.model.routing import RoutingConfig, batches, routed
+from extractor.extractors.model.schemas import SECTIONS
 from extractor.prompts import Prompt
 from extractor.store import Store
 

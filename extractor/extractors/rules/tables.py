@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import pairwise
 
 from extractor.core.types import Cell, Table
 from extractor.doctypes.final_accounts import CellRule, CodeRule, TableShape, table_shapes
@@ -47,6 +48,8 @@ _NO_DATA = re.compile(r"本表无数据|无此项(?:收入|支出|收支)?|本�
 _TAIL_REACH = 400
 """How far after a table its notes ("注：…本表无数据") may stand."""
 _TOTAL = re.compile(r"^(?:合计|总计)$")
+_GAP = 300
+"""Text between a table and its continuation (a page footer and header) at most."""
 
 
 def _compact(text: str) -> str:
@@ -124,7 +127,7 @@ def _line_numbers(values: list[str]) -> bool:
         if d != d.to_integral_value():
             return False
         nums.append(d)
-    return len(nums) >= 3 and all(b > a for a, b in zip(nums, nums[1:], strict=False))
+    return len(nums) >= 3 and all(b > a for a, b in pairwise(nums))
 
 
 def _codes(values: list[str]) -> bool:
@@ -215,10 +218,23 @@ def identify(table: Table) -> TableShape | None:
 
 
 def _continues(prev: Table, table: Table) -> bool:
-    """An untitled part right after a table, same width, no header of its own."""
+    """An untitled part right after a table, on its page or the next, as many columns."""
     pages = prev.pages or [prev.page]
+    near = prev.end is None or table.start is None or table.start - prev.end <= _GAP
     return (not table.title and table.n_cols == prev.n_cols and table.page in {pages[-1], pages[-1] + 1}
-            and _first_data_row(table) == 0 and prev.source == table.source)
+            and prev.source == table.source and near)
+
+
+def _repeated_header(head: Table, tail: Table) -> int:
+    """Rows at the top of a continuation that repeat the head's header (reprinted per page)."""
+    n = _first_data_row(head)
+    heads = {"".join(_compact(c.text) for c in row) for row in head.rows()[:n]}
+    k = 0
+    for row in tail.rows():
+        if "".join(_compact(c.text) for c in row) not in heads:
+            break
+        k += 1
+    return k
 
 
 @dataclass
@@ -239,7 +255,7 @@ def group(tables: list[Table]) -> list[Found]:
         if shape is None and last is not None and _continues(last.table, table):
             shift = last.table.n_rows
             last.table = _append(last.table, table)
-            last.row_pages.update({r + shift: table.page for r in range(table.n_rows)})
+            last.row_pages.update(dict.fromkeys(range(shift, last.table.n_rows), table.page))
             continue
         if shape is None:
             last = None
@@ -250,13 +266,14 @@ def group(tables: list[Table]) -> list[Found]:
 
 
 def _append(head: Table, tail: Table) -> Table:
-    shift = head.n_rows
+    drop = _repeated_header(head, tail)
+    shift = head.n_rows - drop
     cells = [*head.cells, *(Cell(row=c.row + shift, col=c.col, text=c.text, bbox=c.bbox,
                                  row_span=c.row_span, col_span=c.col_span, row_label=c.row_label,
                                  header_path=c.header_path, start=c.start, end=c.end)
-                            for c in tail.cells)]
+                            for c in tail.cells if c.row >= drop)]
     pages = sorted({*(head.pages or [head.page]), *(tail.pages or [tail.page])})
-    return Table(index=head.index, page=head.page, cells=cells, n_rows=head.n_rows + tail.n_rows,
+    return Table(index=head.index, page=head.page, cells=cells, n_rows=head.n_rows + tail.n_rows - drop,
                  n_cols=head.n_cols, header_rows=head.header_rows, bbox=head.bbox, title=head.title,
                  unit=head.unit, pages=pages, source=head.source, start=head.start,
                  end=tail.end if tail.end is not None else head.end)
@@ -320,7 +337,8 @@ class TableReader:
             return
         text = _compact(hit.cell.text) if hit.cell is not None else ""
         if not text or _DASH.match(text):
-            self.sink.add_cell(FactSpec(fld, 0, BLANK_ZERO, key=key, raw=text or None, decimals=0,
+            zero: int | float = 0 if count else 0.0
+            self.sink.add_cell(FactSpec(fld, zero, BLANK_ZERO, key=key, raw=text or None, decimals=0,
                                         note="blank cell in a labelled table row read as 0"), ref)
             return
         try:
@@ -337,9 +355,8 @@ class TableReader:
     # ---------------------------------------------------------------- cells by meaning
 
     def _label_cells(self, row: list[Cell]) -> list[Cell]:
-        if self.grid.ordinal:
-            return [c for c in row if c.text.strip() and not _is_amount(c.text)]
-        return [c for c in row if c.text.strip() and not _is_amount(c.text) and not _DASH.match(_compact(c.text))]
+        return [c for c in row if c.text.strip() and not _is_amount(c.text)
+                and not _DASH.match(_compact(c.text))]
 
     def _values_right_of(self, row: list[Cell], label: Cell | None) -> list[Cell]:
         """Value cells after a label up to the next label (its pair's side), 行次 skipped."""
@@ -349,6 +366,8 @@ class TableReader:
             if c.col < start or c.col in self.grid.skip_cols:
                 continue
             if self.grid.ordinal:
+                if c.start is None:  # padding beyond the row's printed cells
+                    continue
                 if c.text.strip() and not _is_amount(c.text):
                     break
             elif c.col in self.grid.label_cols:
