@@ -2,11 +2,12 @@
 
 PDF pages are read from their text layer; a page whose layer has fewer than
 ``OcrSettings.min_text_chars`` usable characters (scans, or a layer of broken glyphs) is
-rendered and read by OCR instead. The text layer is laid out the same way as OCR output
+rendered and read by OCR instead. Tables are read as tables (:mod:`extractor.tables`):
+their grids come from the table readers, and a page's raw text is its narrative lines in
+reading order with each table rendered in place, one line per row, cells joined by a tab
+(:mod:`extractor.tables.layout`). Narrative text is laid out the same way as OCR output
 (:mod:`extractor.ocr`): characters are cut into runs at spaces and gaps, runs are grouped
-into visual lines and joined left to right, cells with a tab. ``get_text(sort=True)``
-would put each table cell on a line of its own, so a row label ends up pages away from
-its figures in the text the extractors see; here a table row is one line.
+into visual lines and joined left to right.
 
 Text files (``.txt``, ``.md``) must be UTF-8 (a BOM is accepted); a form feed starts a new
 page. Other encodings are refused rather than guessed: a wrong guess silently garbles
@@ -19,9 +20,11 @@ and a file is read completely or not at all: no partial page list is ever return
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import unicodedata
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -36,8 +39,12 @@ from extractor.core.errors import (
     UnsupportedFileError,
 )
 from extractor.core.settings import OcrSettings
-from extractor.core.types import PageText
-from extractor.ocr import TEXT_LAYER_JOIN, OcrEngine, TextBox, boxes_to_text, shared_engine
+from extractor.core.types import NormalizedText, PageText, Table
+from extractor.ocr import OCR_JOIN, TEXT_LAYER_JOIN, OcrEngine, TextBox, shared_engine
+from extractor.tables.layout import ComposedPage, compose_page
+from extractor.tables.pdf import RAWDICT_FLAGS, read_pdf_tables
+from extractor.tables.scan import read_scanned_tables
+from extractor.tables.structure import merge_continuations
 
 _pymupdf: Any = pymupdf
 """PyMuPDF's methods carry no annotations; going through ``Any`` keeps ``mypy --strict``
@@ -117,9 +124,29 @@ def _media_type(path: Path) -> str:
     return media_type
 
 
+@dataclass
+class ReadResult:
+    """One file as read: its pages, media type and tables.
+
+    Until :func:`place_tables` has run, a table's ``start`` is a raw offset in the text of
+    its first page and ``end`` one in the text of its last page (``pages[-1]``).
+    """
+
+    pages: list[PageText]
+    media_type: str
+    tables: list[Table] = field(default_factory=list)
+
+
 def read_pages(path: Path, settings: OcrSettings, ocr: OcrEngine | None = None, *,
                progress: Progress | None = None) -> tuple[list[PageText], str]:
-    """All pages of one file and its media type.
+    """All pages of one file and its media type (see :func:`read_document`)."""
+    result = read_document(path, settings, ocr, progress=progress)
+    return result.pages, result.media_type
+
+
+def read_document(path: Path, settings: OcrSettings, ocr: OcrEngine | None = None, *,
+                  progress: Progress | None = None) -> ReadResult:
+    """All pages of one file, its media type and the tables on its pages.
 
     ``ocr`` is used for PDF pages without a usable text layer; when it is ``None`` the
     process-wide engine for ``settings.engine`` is used, loaded only if some page needs
@@ -137,12 +164,31 @@ def read_pages(path: Path, settings: OcrSettings, ocr: OcrEngine | None = None, 
     if size == 0:
         raise EmptyFileError(str(path), "file is empty (0 bytes)")
     if media_type == "application/pdf":
-        pages = _read_pdf(path, settings, ocr, progress)
-    else:
-        pages = _read_text(path)
-        if progress is not None:
-            progress(len(pages), len(pages))
-    return pages, media_type
+        pages, tables = _read_pdf(path, settings, ocr, progress)
+        return ReadResult(pages, media_type, merge_continuations(tables))
+    pages = _read_text(path)
+    if progress is not None:
+        progress(len(pages), len(pages))
+    return ReadResult(pages, media_type)
+
+
+def place_tables(tables: list[Table], normalized: NormalizedText, page_starts: list[int]) -> None:
+    """Turn the tables' raw page offsets (see :class:`ReadResult`) into offsets in the
+    document's normalized text, in place."""
+    ends = [*page_starts[1:], len(normalized.text) + 1]
+    for table in tables:
+        if table.start is None or table.end is None:
+            table.start = table.end = None
+            continue
+        table.start = _normalized_offset(normalized, page_starts, ends, table.page, table.start)
+        last = table.pages[-1] if table.pages else table.page
+        table.end = _normalized_offset(normalized, page_starts, ends, last, table.end)
+
+
+def _normalized_offset(normalized: NormalizedText, starts: list[int], ends: list[int],
+                       page: int, raw: int) -> int:
+    lo, hi = starts[page - 1], max(starts[page - 1], ends[page - 1] - 1)
+    return bisect.bisect_left(normalized.offsets, raw, lo, hi)
 
 
 # --------------------------------------------------------------------------- text files
@@ -195,21 +241,24 @@ def usable_chars(text: str) -> int:
 
 
 def _read_pdf(path: Path, settings: OcrSettings, ocr: OcrEngine | None,
-              progress: Progress | None) -> list[PageText]:
+              progress: Progress | None) -> tuple[list[PageText], list[Table]]:
     with _open_pdf(path) as doc:
         count = doc.page_count
         if count == 0:
             raise EmptyFileError(str(path), "PDF has no pages")
         reader = _PageReader(path, settings, ocr)
         pages = []
+        tables: list[Table] = []
         for index in range(count):
-            pages.append(reader.read(doc, index))
+            page, page_tables = reader.read(doc, index)
+            pages.append(page)
+            tables.extend(page_tables)
             if progress is not None:
                 progress(index + 1, count)
     if not any(usable_chars(p.raw) for p in pages):
         hint = " and OCR is off (ocr.engine=none)" if reader.ocr_off else ""
         raise EmptyFileError(str(path), f"no text on any of its {count} pages{hint}")
-    return pages
+    return pages, tables
 
 
 def _open_pdf(path: Path) -> PdfDocument:
@@ -259,27 +308,46 @@ class _PageReader:
             self._resolved = True
         return self._ocr
 
-    def read(self, doc: PdfDocument, index: int) -> PageText:
+    def read(self, doc: PdfDocument, index: int) -> tuple[PageText, list[Table]]:
         number = index + 1
         try:
             page = doc.load_page(index)
-            text = text_layer(page)
+            layer = _TextLayer.of(page)
+            if usable_chars(layer.plain) >= self.settings.min_text_chars:
+                composed = layer.compose(page, number)
+                return PageText(number=number, raw=composed.text,
+                                source="text-layer"), composed.tables
         except RuntimeError as exc:
             raise CorruptFileError(str(self.path), f"page {number} cannot be read ({exc})") from exc
-        if usable_chars(text) >= self.settings.min_text_chars:
-            return PageText(number=number, raw=text, source="text-layer")
+        sparse = layer.compose(None, number).text
         engine = self.engine
         if engine is None:
-            return PageText(number=number, raw=text, source="text-layer")
+            return PageText(number=number, raw=sparse, source="text-layer"), []
         try:
             image = render(page, self.settings.dpi)
         except RuntimeError as exc:
             raise CorruptFileError(str(self.path), f"page {number} cannot be rendered ({exc})") from exc
         result = engine.recognize(image)
-        if not result.text.strip() and text.strip():
-            return PageText(number=number, raw=text, source="text-layer")
-        return PageText(number=number, raw=result.text, source=f"ocr:{engine.name}",
-                        confidence=result.confidence)
+        if not result.text.strip() and sparse.strip():
+            return PageText(number=number, raw=sparse, source="text-layer"), []
+        source = f"ocr:{engine.name}"
+        scale = image.shape[1] / max(float(page.rect.width), 1e-6)
+        tables = read_scanned_tables(image, result.boxes, number, scale)
+        if not tables:
+            return PageText(number=number, raw=result.text, source=source,
+                            confidence=result.confidence), []
+        for table in tables:
+            table.source = "ocr"
+        points = [_scaled(box, scale) for box in result.boxes]
+        composed = compose_page(points, tables, OCR_JOIN)
+        return PageText(number=number, raw=composed.text, source=source,
+                        confidence=result.confidence), composed.tables
+
+
+def _scaled(box: TextBox, scale: float) -> TextBox:
+    """A pixel box in PDF points (the tables' coordinates)."""
+    quad = tuple((x / scale, y / scale) for x, y in box.quad)
+    return TextBox(box.text, quad, box.score)  # type: ignore[arg-type]
 
 
 def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
@@ -292,28 +360,51 @@ def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
 
 
 def text_layer(page: PdfPage) -> str:
-    """The page's text layer in reading order (see the module docstring)."""
-    raw = page.get_text("rawdict", flags=pymupdf.TEXT_PRESERVE_WHITESPACE
-                        | pymupdf.TEXT_PRESERVE_LIGATURES | pymupdf.TEXT_MEDIABOX_CLIP)
-    lines = [line for block in raw["blocks"] for line in block.get("lines", ())]
-    if not lines:
-        return ""
-    weight: dict[tuple[int, int], int] = {}
-    for line in lines:
-        key = _direction(line["dir"])
-        weight[key] = weight.get(key, 0) + sum(len(s["chars"]) for s in line["spans"])
-    main = max(weight, key=lambda k: weight[k])
-    boxes: list[TextBox] = []
-    other: list[str] = []
-    for line in lines:
-        if _direction(line["dir"]) == main:
-            boxes.extend(_runs(line, main))
-        else:
-            text = "".join(c["c"] for s in line["spans"] for c in s["chars"]).strip()
-            if text:
-                other.append(text)
-    body = boxes_to_text(boxes, TEXT_LAYER_JOIN)
-    return "\n".join([body, *other]) if other else body
+    """The page's text layer in reading order, tables in place (module docstring)."""
+    return _TextLayer.of(page).compose(page, 1).text
+
+
+@dataclass
+class _TextLayer:
+    """A page's characters as runs in its main writing direction, plus the lines
+    written in other directions (rotated labels, stamps)."""
+
+    runs: list[TextBox]
+    other: list[str]
+    upright: bool
+    """Main direction left to right on an unrotated page: run and table boxes share
+    coordinates, so tables can be put in place."""
+    raw: dict[str, Any]
+
+    @classmethod
+    def of(cls, page: PdfPage) -> _TextLayer:
+        raw = page.get_text("rawdict", flags=RAWDICT_FLAGS)
+        lines = [line for block in raw["blocks"] for line in block.get("lines", ())]
+        weight: dict[tuple[int, int], int] = {}
+        for line in lines:
+            key = _direction(line["dir"])
+            weight[key] = weight.get(key, 0) + sum(len(s["chars"]) for s in line["spans"])
+        main = max(weight, key=lambda k: weight[k]) if weight else (1, 0)
+        runs: list[TextBox] = []
+        other: list[str] = []
+        for line in lines:
+            if _direction(line["dir"]) == main:
+                runs.extend(_runs(line, main))
+            else:
+                text = "".join(c["c"] for s in line["spans"] for c in s["chars"]).strip()
+                if text:
+                    other.append(text)
+        return cls(runs, other, main == (1, 0) and not page.rotation, raw)
+
+    @property
+    def plain(self) -> str:
+        return "".join(box.text for box in self.runs) + "".join(self.other)
+
+    def compose(self, page: PdfPage | None, number: int) -> ComposedPage:
+        """Text with tables in place (``page`` None: no table reading, text only)."""
+        tables = read_pdf_tables(page, number, raw=self.raw) \
+            if page is not None and self.upright else []
+        return compose_page(self.runs, tables, TEXT_LAYER_JOIN, self.other)
 
 
 def _direction(vector: tuple[float, float]) -> tuple[int, int]:

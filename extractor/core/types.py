@@ -90,6 +90,9 @@ class Cell:
     is_header: bool = False
     header_path: list[str] = field(default_factory=list)
     row_label: str = ""
+    page: int | None = None
+    """The page this cell is printed on, where it differs from the table's first page
+    (rows of a table continued across pages); ``None`` means :attr:`Table.page`."""
 
 
 @dataclass
