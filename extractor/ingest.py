@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import numpy as np
-import pymupdf
 
 from extractor.core.errors import (
     CorruptFileError,
@@ -46,9 +45,16 @@ from extractor.tables.pdf import RAWDICT_FLAGS, read_pdf_tables
 from extractor.tables.scan import read_scanned_tables
 from extractor.tables.structure import merge_continuations
 
-_pymupdf: Any = pymupdf
-"""PyMuPDF's methods carry no annotations; going through ``Any`` keeps ``mypy --strict``
-from flagging every call while the rest of this module stays checked."""
+
+
+def _pymupdf() -> Any:
+    """PyMuPDF, imported on first use: importing it loads its layout models (seconds),
+    which commands that never open a PDF (``extractor --help``) must not pay. Typed
+    ``Any``: the library carries no annotations."""
+    import pymupdf
+
+    return pymupdf
+
 PdfDocument: TypeAlias = Any  # pymupdf.Document
 PdfPage: TypeAlias = Any  # pymupdf.Page
 
@@ -265,7 +271,7 @@ def _open_pdf(path: Path) -> PdfDocument:
     if b"%PDF-" not in _read_bytes(path, limit=1024):
         raise CorruptFileError(str(path), "not a PDF (no '%PDF-' header)")
     try:
-        doc = _pymupdf.open(path, filetype="pdf")
+        doc = _pymupdf().open(path, filetype="pdf")
     except RuntimeError as exc:  # pymupdf.FileDataError and MuPDF's own errors
         raise CorruptFileError(str(path), f"damaged PDF, cannot be opened ({exc})") from exc
     if doc.needs_pass:
@@ -354,7 +360,7 @@ def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
     """The page as a BGR image (the channel order OpenCV-based engines expect)."""
     width_in, height_in = page.rect.width / 72, page.rect.height / 72
     budget_dpi = (MAX_OCR_PIXELS / max(width_in * height_in, 1e-6)) ** 0.5
-    pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=pymupdf.csRGB, alpha=False)
+    pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_pymupdf().csRGB, alpha=False)
     rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
