@@ -46,7 +46,6 @@ from extractor.tables.scan import read_scanned_tables
 from extractor.tables.structure import merge_continuations
 
 
-
 def _pymupdf() -> Any:
     """PyMuPDF, imported on first use: importing it loads its layout models (seconds),
     which commands that never open a PDF (``extractor --help``) must not pay. Typed
