@@ -74,10 +74,11 @@ def save_tables(s: Session, document: str, tables: Sequence[Table]) -> None:
     """Insert a document's tables and their cells within the caller's transaction."""
     if not tables:
         return
-    rows = [DocTable(document=document, index=t.index, page=t.page, pages=list(t.pages),
-                     n_rows=t.n_rows, n_cols=t.n_cols, header_rows=t.header_rows,
-                     title=t.title, unit=t.unit, source=t.source, continued=t.continued,
-                     start=t.start, end=t.end, **_box(t.bbox)) for t in tables]
+    rows = [DocTable.model_validate({
+        "document": document, "index": t.index, "page": t.page, "pages": list(t.pages),
+        "n_rows": t.n_rows, "n_cols": t.n_cols, "header_rows": t.header_rows, "title": t.title,
+        "unit": t.unit, "source": t.source, "continued": t.continued, "start": t.start,
+        "end": t.end, **_box(t.bbox)}) for t in tables]
     s.add_all(rows)
     s.flush()
     cells: list[dict[str, Any]] = []
