@@ -377,13 +377,15 @@ class _TextLayer:
     runs: list[TextBox]
     other: list[str]
     upright: bool
-    """Main direction left to right on an unrotated page: run and table boxes share
-    coordinates, so tables can be put in place."""
+    """Main direction left to right as the page is displayed: run boxes and the table
+    finder's boxes (displayed coordinates) agree, so tables can be put in place."""
     raw: dict[str, Any]
 
     @classmethod
     def of(cls, page: PdfPage) -> _TextLayer:
         raw = page.get_text("rawdict", flags=RAWDICT_FLAGS)
+        if page.rotation:
+            _to_displayed(raw, page.rotation_matrix)
         lines = [line for block in raw["blocks"] for line in block.get("lines", ())]
         weight: dict[tuple[int, int], int] = {}
         for line in lines:
@@ -399,7 +401,7 @@ class _TextLayer:
                 text = "".join(c["c"] for s in line["spans"] for c in s["chars"]).strip()
                 if text:
                     other.append(text)
-        return cls(runs, other, main == (1, 0) and not page.rotation, raw)
+        return cls(runs, other, main == (1, 0), raw)
 
     @property
     def plain(self) -> str:
@@ -410,6 +412,21 @@ class _TextLayer:
         tables = read_pdf_tables(page, number, raw=self.raw) \
             if page is not None and self.upright else []
         return compose_page(self.runs, tables, TEXT_LAYER_JOIN, self.other)
+
+
+def _to_displayed(raw: dict[str, Any], matrix: Any) -> None:
+    """Character boxes and line directions of a ``/Rotate``d page in the coordinates of
+    the page as displayed, in place: a landscape table printed on a rotated portrait
+    page then reads left to right, like the table finder (which derotates) sees it."""
+    a, b, c, d = matrix.a, matrix.b, matrix.c, matrix.d
+    rect = _pymupdf().Rect
+    for block in raw["blocks"]:
+        for line in block.get("lines", ()):
+            dx, dy = line["dir"]
+            line["dir"] = (dx * a + dy * c, dx * b + dy * d)
+            for span in line["spans"]:
+                for char in span["chars"]:
+                    char["bbox"] = tuple(rect(char["bbox"]) * matrix)
 
 
 def _direction(vector: tuple[float, float]) -> tuple[int, int]:

@@ -12,8 +12,9 @@ import pymupdf
 import pytest
 
 from extractor.cli import main
-from extractor.core.settings import Settings
+from extractor.core.settings import OcrSettings, Settings
 from extractor.core.types import Cell, DocumentData, Table
+from extractor.ingest import read_document
 from extractor.pipeline import prepare_document
 from extractor.store import Store
 from extractor.tables.pdf import read_pdf_tables
@@ -188,6 +189,32 @@ def test_table_offsets_point_at_its_rows_in_the_normalized_text(report: Document
     assert "1234.56" in text, "offsets index the normalized text"
     assert second.start is not None and second.end is not None
     assert report.normalized.text[second.start:second.end] == "合计\t公务接待费\n0.95\t0.95"
+
+
+def test_landscape_table_on_a_rotated_page_reads_as_displayed(tmp_path: Path) -> None:
+    """A portrait page with ``/Rotate 90`` whose content is drawn turned, so the viewer
+    shows a landscape table upright: cells and title read as displayed."""
+    doc = _pymupdf.open()
+    page = _page(doc)
+    page.set_rotation(90)
+    turn = page.derotation_matrix
+
+    def text(x: float, y: float, value: str) -> None:
+        page.insert_text(_pymupdf.Point(x, y) * turn, value, fontname=FONT, fontsize=SIZE,
+                         rotate=90)
+
+    text(300, 60, "支出决算表")
+    for r, row in enumerate([("项目", "合计"), ("行政运行", "1,511.89"), ("信息化建设", "135.25")]):
+        for c, value in enumerate(row):
+            rect = _pymupdf.Rect(50 + 200 * c, 100 + 20 * r, 250 + 200 * c, 120 + 20 * r)
+            page.draw_rect(rect * turn, color=(0, 0, 0), width=0.6)
+            text(rect.x0 + 3, rect.y0 + 14, value)
+    doc.save(tmp_path / "rotated.pdf")
+    read = read_document(tmp_path / "rotated.pdf", OcrSettings(engine="none"))
+    assert read.pages[0].raw.split("\n") == ["支出决算表", "项目\t合计", "行政运行\t1,511.89",
+                                              "信息化建设\t135.25"]
+    (table,) = read.tables
+    assert table.title == "支出决算表" and table.cell(2, 1).row_label == "信息化建设"  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------- structure
