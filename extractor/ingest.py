@@ -39,11 +39,11 @@ from extractor.core.errors import (
 )
 from extractor.core.settings import OcrSettings
 from extractor.core.types import NormalizedText, PageText, Table
-from extractor.ocr import OCR_JOIN, TEXT_LAYER_JOIN, OcrEngine, TextBox, shared_engine
-from extractor.tables.layout import ComposedPage, compose_page
-from extractor.tables.pdf import RAWDICT_FLAGS, read_pdf_tables
+from extractor.ocr import OCR_JOIN, OcrEngine, TextBox, shared_engine
+from extractor.tables.layout import compose_page
 from extractor.tables.scan import read_scanned_tables
 from extractor.tables.structure import merge_continuations
+from extractor.text_layer import TextLayer
 
 
 def _pymupdf() -> Any:
@@ -63,11 +63,6 @@ MEDIA_TYPES: dict[str, str] = {
     ".md": "text/markdown",
 }
 """Readable suffixes (matched case-insensitively) and the media type each is stored as."""
-
-RUN_GAP_EM = 0.25
-"""Inside one PDF text line, a gap wider than this share of the font size starts a new run:
-MuPDF merges table cells standing a few points apart into one line, sometimes without a
-space between two figures."""
 
 MAX_OCR_PIXELS = 40_000_000
 """Render budget for one page (A4 at 300 dpi is 8.7 Mpx): oversized pages get a lower dpi
@@ -317,7 +312,7 @@ class _PageReader:
         number = index + 1
         try:
             page = doc.load_page(index)
-            layer = _TextLayer.of(page)
+            layer = TextLayer.of(page)
             if usable_chars(layer.plain) >= self.settings.min_text_chars:
                 composed = layer.compose(page, number)
                 return PageText(number=number, raw=composed.text,
@@ -362,102 +357,3 @@ def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
     pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_pymupdf().csRGB, alpha=False)
     rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
     return np.ascontiguousarray(rgb[:, :, ::-1])
-
-
-def text_layer(page: PdfPage) -> str:
-    """The page's text layer in reading order, tables in place (module docstring)."""
-    return _TextLayer.of(page).compose(page, 1).text
-
-
-@dataclass
-class _TextLayer:
-    """A page's characters as runs in its main writing direction, plus the lines
-    written in other directions (rotated labels, stamps)."""
-
-    runs: list[TextBox]
-    other: list[str]
-    upright: bool
-    """Main direction left to right as the page is displayed: run boxes and the table
-    finder's boxes (displayed coordinates) agree, so tables can be put in place."""
-    raw: dict[str, Any]
-
-    @classmethod
-    def of(cls, page: PdfPage) -> _TextLayer:
-        raw = page.get_text("rawdict", flags=RAWDICT_FLAGS)
-        if page.rotation:
-            _to_displayed(raw, page.rotation_matrix)
-        lines = [line for block in raw["blocks"] for line in block.get("lines", ())]
-        weight: dict[tuple[int, int], int] = {}
-        for line in lines:
-            key = _direction(line["dir"])
-            weight[key] = weight.get(key, 0) + sum(len(s["chars"]) for s in line["spans"])
-        main = max(weight, key=lambda k: weight[k]) if weight else (1, 0)
-        runs: list[TextBox] = []
-        other: list[str] = []
-        for line in lines:
-            if _direction(line["dir"]) == main:
-                runs.extend(_runs(line, main))
-            else:
-                text = "".join(c["c"] for s in line["spans"] for c in s["chars"]).strip()
-                if text:
-                    other.append(text)
-        return cls(runs, other, main == (1, 0), raw)
-
-    @property
-    def plain(self) -> str:
-        return "".join(box.text for box in self.runs) + "".join(self.other)
-
-    def compose(self, page: PdfPage | None, number: int) -> ComposedPage:
-        """Text with tables in place (``page`` None: no table reading, text only)."""
-        tables = read_pdf_tables(page, number, raw=self.raw) \
-            if page is not None and self.upright else []
-        return compose_page(self.runs, tables, TEXT_LAYER_JOIN, self.other)
-
-
-def _to_displayed(raw: dict[str, Any], matrix: Any) -> None:
-    """Character boxes and line directions of a ``/Rotate``d page in the coordinates of
-    the page as displayed, in place: a landscape table printed on a rotated portrait
-    page then reads left to right, like the table finder (which derotates) sees it."""
-    a, b, c, d = matrix.a, matrix.b, matrix.c, matrix.d
-    rect = _pymupdf().Rect
-    for block in raw["blocks"]:
-        for line in block.get("lines", ()):
-            dx, dy = line["dir"]
-            line["dir"] = (dx * a + dy * c, dx * b + dy * d)
-            for span in line["spans"]:
-                for char in span["chars"]:
-                    char["bbox"] = tuple(rect(char["bbox"]) * matrix)
-
-
-def _direction(vector: tuple[float, float]) -> tuple[int, int]:
-    """Writing direction rounded to a multiple of 90 degrees."""
-    dx, dy = vector
-    return (round(dx), 0) if abs(dx) >= abs(dy) else (0, round(dy))
-
-
-def _runs(line: dict[str, Any], direction: tuple[int, int]) -> Iterator[TextBox]:
-    """Runs of characters without spaces or wide gaps, as boxes in a frame where the
-    page's main writing direction points right (so rotated pages read normally)."""
-    cos, sin = direction
-    text: list[str] = []
-    x0 = y0 = x1 = y1 = 0.0
-    for span in line["spans"]:
-        gap_limit = RUN_GAP_EM * span["size"]
-        for char in span["chars"]:
-            bx0, by0, bx1, by1 = char["bbox"]
-            xs = (bx0 * cos + by0 * sin, bx1 * cos + by1 * sin)
-            ys = (-bx0 * sin + by0 * cos, -bx1 * sin + by1 * cos)
-            cx0, cx1, cy0, cy1 = min(xs), max(xs), min(ys), max(ys)
-            if char["c"].isspace() or (text and cx0 - x1 > gap_limit):
-                if text:
-                    yield TextBox.from_rect("".join(text), (x0, y0, x1, y1))
-                    text = []
-                if char["c"].isspace():
-                    continue
-            if not text:
-                x0, y0, x1, y1 = cx0, cy0, cx1, cy1
-            else:
-                x1, y0, y1 = max(x1, cx1), min(y0, cy0), max(y1, cy1)
-            text.append(char["c"])
-    if text:
-        yield TextBox.from_rect("".join(text), (x0, y0, x1, y1))
