@@ -205,14 +205,18 @@ def _segments(kinds: list[str]) -> list[int]:
 
 def _row_label(grid: list[list[Cell | None]], cell: Cell, kinds: list[str],
                segments: list[int]) -> str:
+    """Texts of the row's name cells in the cell's segment: cells covering a label or
+    code column there, codes and 类/款/项 titles left out (``合计`` spanning the code
+    columns is a label; ``201`` is not)."""
     parts: list[str] = []
+    seen: list[Cell] = []
     seg = segments[cell.col]
-    row = grid[cell.row]
-    for c, other in enumerate(row):
-        if segments[c] != seg or kinds[c] != "label" or other is None:
+    for c, other in enumerate(grid[cell.row]):
+        if segments[c] != seg or kinds[c] == "value" or other is None or other in seen:
             continue
+        seen.append(other)
         text = other.text.strip()
-        if text and other.col == c and text not in parts:
+        if text and not CODE.match(text) and text not in CODE_LEVELS and text not in parts:
             parts.append(text)
     return " ".join(parts)
 
