@@ -251,6 +251,17 @@ def test_code_level_titles_in_the_first_body_row_join_the_header() -> None:
     assert table.cell(1, 0).is_header and table.cell(1, 4).row_label == "合计"  # type: ignore[union-attr]
 
 
+def test_a_total_spanning_the_code_columns_labels_its_row() -> None:
+    cells = [Cell(0, 0, "科目编码", col_span=2), Cell(0, 2, "科目名称"), Cell(0, 3, "合计"),
+             Cell(1, 0, "合计", col_span=3), Cell(1, 3, "10.00"),
+             Cell(2, 0, "201"), Cell(2, 1, "01"), Cell(2, 2, "行政运行"), Cell(2, 3, "10.00")]
+    table = Table(index=0, page=1, cells=cells, n_rows=3, n_cols=4)
+    annotate(table, [])
+    assert table.header_rows == 1
+    assert cells[4].row_label == "合计" and cells[8].row_label == "行政运行"
+    assert cells[8].header_path == ["合计"] and cells[5].header_path == ["科目编码"]
+
+
 def test_titles_units_and_markers() -> None:
     assert find_title(["收入决算表 公开02表"]) == "收入决算表"
     assert find_title(["表3", "支出决算表（续）", "单位：元"]) == "支出决算表（续）"
