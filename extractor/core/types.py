@@ -94,6 +94,9 @@ class Cell:
     end: int | None = None
     """Where the cell's text lies in the document's normalized text, when known (plain-text
     tables always; PDF tables when the table layer maps them), so evidence can cite offsets."""
+    page: int | None = None
+    """The page this cell is printed on, where it differs from the table's first page
+    (rows of a table continued across pages); ``None`` means :attr:`Table.page`."""
 
 
 @dataclass

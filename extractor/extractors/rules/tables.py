@@ -33,6 +33,7 @@ from extractor.extractors.rules.patterns import (
     FactSpec,
     zero_quantity,
 )
+from extractor.normalize import normalize
 from extractor.numbers import NumberFormatError, parse_amount, parse_count, to_float
 
 _AMOUNT = re.compile(r"^-?\d[\d,]*(?:\.\d+)?$")
@@ -282,6 +283,47 @@ def _append(head: Table, tail: Table) -> Table:
 # --------------------------------------------------------------------------- reading values
 
 
+def locate_cells(table: Table, text: str) -> None:
+    """Give a PDF table's cells their offsets in the document's text.
+
+    The table layer renders each table in place, one tab-joined line per grid row (a merged
+    cell at its top-left position), and records the table's span; walking that span line by
+    line finds each row, and each cell is the field of its column. Rows not found keep no
+    offsets (their facts cite page and box only).
+    """
+    if table.start is None or table.end is None or all(c.start is not None for c in table.cells):
+        return
+    by_row: dict[int, list[Cell]] = {}
+    for cell in table.cells:
+        by_row.setdefault(cell.row, []).append(cell)
+    pos = table.start
+    stop = min(len(text), table.end + 1)
+    for r in range(table.n_rows):
+        cells = by_row.get(r, [])
+        want = ["" for _ in range(table.n_cols)]
+        for c in cells:
+            if 0 <= c.col < table.n_cols:
+                want[c.col] = _compact(c.text)
+        while pos < stop:
+            eol = text.find("\n", pos, stop)
+            eol = stop if eol < 0 else eol
+            fields = text[pos:eol].split("\t")
+            if len(fields) == table.n_cols and [_compact(f) for f in fields] == [
+                    _compact(normalize(w).text) for w in want]:
+                offset = pos
+                for k, piece in enumerate(fields):
+                    lead = len(piece) - len(piece.lstrip())
+                    for c in cells:
+                        if c.col == k and c.text.strip() and c.start is None:
+                            c.start, c.end = offset + lead, offset + lead + len(piece.strip())
+                    offset += len(piece) + 1
+                pos = eol + 1
+                break
+            pos = eol + 1
+        else:
+            return
+
+
 @dataclass
 class _Hit:
     """A value found for a rule: the value cell (None when the row has no such cell) and
@@ -301,6 +343,7 @@ class TableReader:
         self.shape = found.shape
         self.table = found.table
         self.row_pages = found.row_pages
+        locate_cells(found.table, sink.text)
         self.grid = analyse(found.table)
         self.unit = found.table.unit or "万元"
         self.readable = not self.grid.ordinal and any(
@@ -311,6 +354,8 @@ class TableReader:
     # ---------------------------------------------------------------- evidence and values
 
     def _page(self, cell: Cell) -> int:
+        if cell.page:
+            return cell.page
         if cell.start is not None:
             return self.sink.doc.page_at(cell.start)
         return self.row_pages.get(cell.row, self.table.page)
