@@ -176,41 +176,106 @@ def _labels(row: list[_Tok]) -> list[_Tok]:
     return [t for t in row if t.text and not t.is_num]
 
 
+def _name_only(row: list[_Tok]) -> bool:
+    """A line holding one piece of a wrapped name (no figure, no code, no numbered label)."""
+    return (len(row) == 1 and not row[0].is_num and not _CODE.match(row[0].text)
+            and not _LIST_MARK.match(row[0].text) and row[0].text not in {"合计", "总计"})
+
+
+def _has_name(row: list[_Tok]) -> bool:
+    i = _name_index(row)
+    return i < len(row) and not row[i].is_num
+
+
+def _wrapped_names(rows: list[list[_Tok]], gaps: list[bool]) -> tuple[list[list[_Tok]], list[bool]]:
+    """Give the pieces of a name wrapped around its code line back to that row.
+
+    ``pdftotext -layout`` centres a wrapped name on its row: a piece above the code line,
+    maybe one on it, one below. Between two code lines, the pieces below the first come
+    first and the last piece stands above the second — unless the pieces end at a blank
+    line or a figures line (then all are the first row's), or a single piece sits between
+    a straddled name and a code line with its own name (then it ends the first name).
+    """
+    coded = [i for i, r in enumerate(rows) if _is_code_row(r)]
+    above: dict[int, list[int]] = {}
+    below: dict[int, list[int]] = {}
+    taken: set[int] = set()
+    for n, i in enumerate(coded):
+        if i > 0 and i - 1 not in taken and _name_only(rows[i - 1]) and not gaps[i]:
+            above[i] = [i - 1]
+            taken.add(i - 1)
+        nxt = coded[n + 1] if n + 1 < len(coded) else len(rows)
+        gap: list[int] = []
+        k = i + 1
+        while k < nxt and _name_only(rows[k]) and not gaps[k]:
+            gap.append(k)
+            k += 1
+        if not gap:
+            continue
+        ends_open = k < len(rows) and k == nxt and not gaps[k]  # the pieces run into the next code line
+        if not ends_open:
+            below[i] = gap
+        elif len(gap) > 1:
+            below[i] = gap[:-1]
+        elif (i in above or not _has_name(rows[i])) and _has_name(rows[nxt]):
+            below[i] = gap
+        taken.update(below.get(i, []))
+    out: list[list[_Tok]] = []
+    out_gaps: list[bool] = []
+    for i, printed in enumerate(rows):
+        row = printed
+        if i in taken:
+            continue
+        if i in above or i in below:
+            pieces = [rows[k][0] for k in above.get(i, [])]
+            idx = _name_index(row)
+            inline = [row[idx]] if idx < len(row) and not row[idx].is_num else []
+            pieces += inline + [rows[k][0] for k in below.get(i, [])]
+            name = _Tok("".join(p.text.strip() for p in pieces), pieces[0].start, pieces[-1].end,
+                        pieces[0].x)
+            row = [*row[:idx], name, *row[idx + len(inline):]]
+        out.append(row)
+        out_gaps.append(gaps[i] if i not in above else gaps[above[i][0]])
+    return out, out_gaps
+
+
 def _space_rows(lines: list[tuple[int, str]]) -> list[list[_Tok]]:
-    """Rows of a space-aligned block, with figures printed above their labels and names
-    wrapped below their code line given back to their row."""
-    raw = [(p, ln) for p, ln in lines]
+    """Rows of a space-aligned block, with names wrapped around their code line and figures
+    printed above their labels (or below a code line without figures) given back."""
     rows: list[list[_Tok]] = []
-    blank_before: list[bool] = []
+    gaps: list[bool] = []
     prev_blank = False
-    for p, ln in raw:
+    for p, ln in lines:
         if not ln.strip():
             prev_blank = True
             continue
         rows.append(_space_tokens(p, ln))
-        blank_before.append(prev_blank)
+        gaps.append(prev_blank)
         prev_blank = False
+    rows, gaps = _wrapped_names(rows, gaps)
     out: list[list[_Tok]] = []
-    pending: list[_Tok] | None = None
-    for line, gap in zip(rows, blank_before, strict=True):
+    pending: list[_Tok] = []
+    for line, gap in zip(rows, gaps, strict=True):
         row = line
-        figures_only = all(t.is_num for t in row)
-        if figures_only and not _is_code_row(row):
-            if pending is not None:
+        if all(t.is_num for t in row) and not _is_code_row(row):
+            last = out[-1] if out else None
+            if not gap and not pending and last is not None and _is_code_row(last) \
+                    and not any(t.is_num for t in last[_name_index(last):]):
+                out[-1] = [*last, *row]  # figures printed under their code line
+                continue
+            if gap and pending:
                 out.append(pending)
-            pending = row
+                pending = []
+            pending = [*pending, *row]
             continue
-        if pending is not None:
+        if pending:
             if not gap and _labels(row):
                 row = sorted([*row, *pending], key=lambda t: t.x)
             else:
                 out.append(pending)
-            pending = None
-        if out and not gap and _continues_name(out[-1], row):
-            out[-1] = _join_name(out[-1], row[0])
-            continue
+            pending = []
         out.append(row)
-    if pending is not None:
+    if pending:
         out.append(pending)
     return out
 
@@ -221,27 +286,6 @@ def _name_index(row: list[_Tok]) -> int:
     while i < len(row) and i < 3 and len(row[0].text) == 3 and re.fullmatch(r"\d{2}", row[i].text):
         i += 1
     return i
-
-
-def _continues_name(above: list[_Tok], row: list[_Tok]) -> bool:
-    """A single label line under a coded row, right of its codes and left of its figures,
-    continues (or is) that row's name."""
-    if not _is_code_row(above) or len(row) != 1 or row[0].is_num or _CODE.match(row[0].text) \
-            or _LIST_MARK.match(row[0].text):
-        return False
-    i = _name_index(above)
-    codes_end = above[i - 1].x + len(above[i - 1].text)
-    figures = [t.x for t in above[i:] if t.is_num]
-    return row[0].x > codes_end and (not figures or row[0].x < figures[0])
-
-
-def _join_name(above: list[_Tok], tail: _Tok) -> list[_Tok]:
-    i = _name_index(above)
-    if i < len(above) and not above[i].is_num:
-        name = above[i]
-        joined = _Tok(name.text + tail.text.strip(), name.start, tail.end, name.x)
-        return [*above[:i], joined, *above[i + 1:]]
-    return [*above[:i], tail, *above[i:]]
 
 
 def _anchored(rows: list[list[_Tok]]) -> tuple[int, list[_Tok]] | None:

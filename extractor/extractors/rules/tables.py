@@ -38,7 +38,7 @@ from extractor.numbers import NumberFormatError, parse_amount, parse_count, to_f
 
 _AMOUNT = re.compile(r"^-?\d[\d,]*(?:\.\d+)?$")
 _DECIMAL = re.compile(r"^-?\d[\d,]*\.\d+$")
-_CODE_CELL = re.compile(r"^(?P<code>\d{3}(?:\d{2}){0,2})(?:\s*(?P<name>\D.*))?$")
+_CODE_CELL = re.compile(r"^(?P<code>\d{3}(?:\d{2}){0,2})(?:\s*(?P<name>[^\W\d_].*))?$")
 _PART = re.compile(r"^\d{2}$")
 _DASH = re.compile(r"^[-—－–]+$")
 _LIST_MARK = re.compile(
