@@ -38,10 +38,11 @@ _MAX_TITLE = 45
 
 
 def is_table_line(line: str) -> bool:
-    """Tab-separated rows, space-aligned rows and single-spaced "label figure …" rows are
-    tables, not prose (a prose line has punctuation and units)."""
+    """Tab-separated rows, Markdown rows (``| a | b |``), space-aligned rows and
+    single-spaced "label figure …" rows are tables, not prose (a prose line has punctuation
+    and units)."""
     stripped = line.strip()
-    if "\t" in line or _SPACE_RUN.search(stripped) is not None:
+    if "\t" in line or _SPACE_RUN.search(stripped) is not None or _is_pipe_row(stripped):
         return True
     return _BARE_FIGURE.search(stripped) is not None and _PROSE_MARK.search(stripped) is None
 
@@ -63,6 +64,49 @@ class _Tok:
         return self.x + (self.end - self.start) / 2
 
 
+def _is_pipe_row(stripped: str) -> bool:
+    return len(stripped) > 2 and stripped.startswith("|") and stripped.endswith("|")
+
+
+_PIPE_RULE = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
+
+
+def _pipe_rows(lines: list[tuple[int, str]]) -> list[list[_Tok]]:
+    """Markdown rows: the header line (column header paths joined by ``/``) becomes one
+    header row per level, the ``|---|`` rule is dropped, every other line is a row."""
+    rows: list[list[_Tok]] = []
+    header: list[list[_Tok]] | None = None
+    for p, ln in lines:
+        stripped = ln.strip()
+        if not _is_pipe_row(stripped):
+            continue
+        if _PIPE_RULE.match(stripped.replace(" ", "")):
+            if rows and header is None:
+                header = _split_levels(rows.pop())
+            continue
+        lead = ln.index("|") + 1
+        cells: list[_Tok] = []
+        offset = lead
+        for piece in ln[lead:ln.rindex("|")].split("|"):
+            text = piece.strip()
+            start = p + offset + (len(piece) - len(piece.lstrip()))
+            cells.append(_Tok(text, start, start + len(text), offset))
+            offset += len(piece) + 1
+        rows.append(cells)
+    return [*(header or []), *rows]
+
+
+def _split_levels(row: list[_Tok]) -> list[list[_Tok]]:
+    """``收入/决算数`` over ``收入/项目``: one header row per level, aligned at the top."""
+    paths = [t.text.split("/") if t.text else [""] for t in row]
+    depth = max(len(p) for p in paths)
+    levels: list[list[_Tok]] = []
+    for level in range(depth):
+        levels.append([_Tok(p[level] if level < len(p) else "", t.start, t.end, t.x)
+                       for p, t in zip(paths, row, strict=True)])
+    return levels
+
+
 def _lines(text: str) -> list[tuple[int, str]]:
     out, pos = [], 0
     for line in text.split("\n"):
@@ -72,7 +116,7 @@ def _lines(text: str) -> list[tuple[int, str]]:
 
 
 def _title_like(line: str) -> bool:
-    stripped = _MARKER.sub("", re.sub(r"\s+", "", line))
+    stripped = _clean_title(line)
     return 4 <= len(stripped) <= _MAX_TITLE and stripped.endswith("表") and "。" not in stripped
 
 
@@ -338,6 +382,8 @@ def _build(index: int, rows: list[list[_Tok]], source: str) -> Table:
 
 def _rows(lines: list[tuple[int, str]]) -> tuple[list[list[_Tok]], str]:
     body = [(p, ln) for p, ln in lines if ln.strip() or "\t" in ln]
+    if body and sum(_is_pipe_row(ln.strip()) for _, ln in body) > len(body) / 2:
+        return _pipe_rows(lines), "text"
     tabbed = [ln for _, ln in body if "\t" in ln]
     if not tabbed:
         return _space_rows(lines), "text-layout"
@@ -347,10 +393,16 @@ def _rows(lines: list[tuple[int, str]]) -> tuple[list[list[_Tok]], str]:
     return _cell_rows(lines), "text"
 
 
+def _clean_title(line: str) -> str:
+    """A title line without spaces, 公开NN表 markers, a Markdown ``#`` or a (单位：…) tail."""
+    text = _MARKER.sub("", re.sub(r"\s+", "", line)).lstrip("#")
+    return re.sub(r"[（(](?:金额)?单位[:：][^)）]*[)）]$", "", text)
+
+
 def _title(intro: list[str]) -> str | None:
     for line in reversed(intro[-TITLE_REACH:]):
         if _title_like(line):
-            return _MARKER.sub("", re.sub(r"\s+", "", line))
+            return _clean_title(line)
     return None
 
 
