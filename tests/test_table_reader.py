@@ -266,3 +266,13 @@ def test_a_bad_shape_is_refused_with_its_reason(entry: str, reason: str) -> None
     text = f"tables:\n  - id: x\n    titles: [x]\n    signature: [x]\n    cells:\n      - {entry}\n"
     with pytest.raises(ConfigError, match=reason):
         parse_shapes(text, "bad.yaml")
+
+
+def test_a_table_without_unit_line_takes_the_unit_the_narrative_confirms() -> None:
+    """A rendering that starts on the table's second page has no 单位 line; its figures
+    divided by 10000 are the narrative's 万元 figures, so the table is in 元."""
+    table = grid(OVERVIEW, title=None, unit=None, spans={(0, 0): 2, (0, 2): 2})
+    narrative = REPORT + "本年收入合计5592.40万元，其中：一般公共预算财政拨款收入5592.40万元。\n"
+    sink = FactSink(doc_with([table], narrative))
+    read_tables(sink, [table])
+    assert one(sink.facts, "summary.income_current_year").value == pytest.approx(5592.396372)

@@ -338,14 +338,15 @@ class _Hit:
 class TableReader:
     """Reads one recognised table into the sink."""
 
-    def __init__(self, sink: FactSink, found: Found) -> None:
+    def __init__(self, sink: FactSink, found: Found, unit: str = "万元") -> None:
         self.sink = sink
         self.shape = found.shape
         self.table = found.table
         self.row_pages = found.row_pages
         locate_cells(found.table, sink.text)
         self.grid = analyse(found.table)
-        self.unit = found.table.unit or "万元"
+        self.unit = (found.table.unit or _unit_above(sink.text, found.table)
+                     or _unit_by_narrative(sink.text, found.table) or unit)
         self.readable = not self.grid.ordinal and any(
             re.search(p, h) for r in self.shape.cells for pattern in r.col for p in pattern.split("&")
             for path in self.grid.headers.values() for h in path)
@@ -621,11 +622,45 @@ def _label(name: str, row: list[Cell]) -> Cell | None:
     return next((c for c in row if _compact(c.text).endswith(name) and name), None)
 
 
+_UNIT_LINE = re.compile(r"单位[:：]\s*(万元|元)")
+
+
+def _unit_above(text: str, table: Table) -> str | None:
+    """The unit line just above a table whose unit the table layer did not see."""
+    if table.start is None:
+        return None
+    units = _UNIT_LINE.findall(text, max(0, table.start - 200), table.start)
+    return units[-1] if units else None
+
+
+_WAN = re.compile(r"(\d+\.\d{1,2})\s*万元")
+
+
+def _unit_by_narrative(text: str, table: Table) -> str | None:
+    """A table printed without its unit line (its title page missing): 元 when its figures,
+    divided by 10000, are the 万元 figures the narrative states, 万元 when they are as
+    printed; undecided when neither or both."""
+    stated = {Decimal(m) for m in _WAN.findall(text)}
+    figures = [Decimal(t.replace(",", "")) for c in table.cells
+               if _DECIMAL.match(t := _compact(c.text))]
+    as_wan = sum(1 for f in figures if f.quantize(Decimal("0.01")) in stated)
+    as_yuan = sum(1 for f in figures if (f / 10000).quantize(Decimal("0.01")) in stated)
+    if as_yuan > as_wan:
+        return "元"
+    return "万元" if as_wan > as_yuan else None
+
+
 def read_tables(sink: FactSink, tables: list[Table]) -> list[Found]:
-    """Every standard table among ``tables``, read into ``sink``; returns what was recognised."""
+    """Every standard table among ``tables``, read into ``sink``; returns what was recognised.
+
+    A table whose unit line was not read takes the unit of the table before it: a report
+    prints all its tables in one unit.
+    """
     found = group(tables)
+    unit = "万元"
     for item in found:
-        reader = TableReader(sink, item)
+        reader = TableReader(sink, item, unit)
+        unit = reader.unit
         reader.read_cells()
         if item.shape.codes is not None:
             reader.read_codes(item.shape.codes)
