@@ -11,8 +11,9 @@ from extractor.core.records import Fact
 from extractor.core.types import BBox, Cell, DocumentData, PageText, Table
 from extractor.doctypes.final_accounts import parse_shapes, table_shapes
 from extractor.extractors.rules import RulesExtractor
+from extractor.extractors.rules.grid import identify
 from extractor.extractors.rules.patterns import BLANK_ZERO, TABLE, FactSink
-from extractor.extractors.rules.tables import identify, read_tables
+from extractor.extractors.rules.tables import read_tables
 from extractor.normalize import normalize_pages
 from extractor.tables.text import read_text_tables
 
