@@ -126,6 +126,36 @@ def _unify_items(facts: list[Fact]) -> None:
         same = by_item.get((normalize_name(f.key.get("class")), ident[1]), [])
         if len(same) == 1:
             f.key = dict(same[0])
+    _unify_by_figure(items)
+
+
+_SAME = 0.005
+
+
+def _unify_by_figure(items: list[Fact]) -> None:
+    """An item the narrative names differently from the table (归口管理的行政单位离退休 for
+    行政单位离退休): in the same section (or class), the one coded table item with the same
+    决算数 is that item, and its name and code win (the gold convention)."""
+    actual = "general_budget.items.actual"
+    table_items = [f for f in items if f.field == actual and f.key and f.key.get("code")
+                   and isinstance(f.value, int | float)]
+    loose: dict[tuple[str, ...], list[Fact]] = {}
+    for f in items:
+        if f.key and not f.key.get("code"):
+            ident = tuple(normalize_name(f.key.get(k)) for k in ("class", "section", "item"))
+            loose.setdefault(ident, []).append(f)
+    for (cls, section, _item), group in loose.items():
+        stated = [f.value for f in group if f.field == actual and isinstance(f.value, int | float)]
+        if not stated:
+            continue
+        hits = {id(t.key): t.key for t in table_items if t.key and isinstance(t.value, int | float)
+                and abs(t.value - stated[0]) < _SAME
+                and ((section and normalize_name(t.key.get("section")) == section)
+                     or (cls and normalize_name(t.key.get("class")) == cls))}
+        if len(hits) == 1:
+            key = next(iter(hits.values()))
+            for f in group:
+                f.key = dict(key)
 
 
 def _unify_projects(facts: list[Fact]) -> None:
