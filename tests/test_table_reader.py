@@ -277,3 +277,25 @@ def test_a_table_without_unit_line_takes_the_unit_the_narrative_confirms() -> No
     sink = FactSink(doc_with([table], narrative))
     read_tables(sink, [table])
     assert one(sink.facts, "summary.income_current_year").value == pytest.approx(5592.396372)
+
+
+def test_a_pdf_table_rendered_in_the_text_gives_its_cells_offsets() -> None:
+    """The table layer renders each table in place, one tab-joined line per row; facts read
+    from its cells cite their offsets there as well as their page and box."""
+    rows = [["项目", "决算数", "项目", "决算数"],
+            ["本年收入合计", "1,210.00", "本年支出合计", "1,200.50"],
+            ["总计", "1,213.00", "总计", "1,213.00"]]
+    rendered = "\n".join("\t".join(r) for r in rows)
+    text = REPORT + "收入支出决算总表\n" + rendered + "\n"
+    table = grid(rows, title="收入支出决算总表")
+    doc = doc_with([table], text)
+    table.start = doc.normalized.text.index("项目")
+    table.end = len(doc.normalized.text) - 1
+    sink = FactSink(doc)
+    read_tables(sink, [table])
+    total = one(sink.facts, "summary.expense_grand_total")
+    ev = total.evidence
+    assert ev is not None and ev.start is not None and ev.end is not None
+    assert doc.normalized.text[ev.start:ev.end] == "1213.00"
+    assert ev.start > doc.normalized.text.index("总计\t1213.00\t总计")  # the right-hand 总计
+    assert ev.bbox == box(2, 3)
