@@ -299,3 +299,14 @@ def test_a_pdf_table_rendered_in_the_text_gives_its_cells_offsets() -> None:
     assert doc.normalized.text[ev.start:ev.end] == "1213.00"
     assert ev.start > doc.normalized.text.index("总计\t1213.00\t总计")  # the right-hand 总计
     assert ev.bbox == box(2, 3)
+
+
+def test_an_ocr_label_one_character_off_still_names_its_row_but_only_on_scans() -> None:
+    rows = [list(r) for r in OVERVIEW]
+    rows[2][0] = "一、一般公共预箅财政拨款收入"  # OCR: 算 → 箅
+    scanned = grid(rows, title="收入支出决算总表", unit="元", spans={(0, 0): 2, (0, 2): 2})
+    scanned.source = "ocr"
+    got = one(read(scanned), "income_sources.general_budget_appropriation")
+    assert got.value == pytest.approx(5592.396372)
+    born_digital = grid(rows, title="收入支出决算总表", unit="元", spans={(0, 0): 2, (0, 2): 2})
+    assert not [f for f in read(born_digital) if f.field == "income_sources.general_budget_appropriation"]

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import regex
+
 from extractor.core.types import Cell, Table
 from extractor.doctypes.final_accounts import CellRule, CodeRule
 from extractor.extractors.rules.grid import (
@@ -50,6 +52,7 @@ from extractor.extractors.rules.patterns import (
 from extractor.numbers import NumberFormatError, parse_amount, parse_count, to_float
 
 _PART = re.compile(r"^\d{2}$")
+_FUZZY_MIN = 5
 _NO_DATA = re.compile(r"本表无数据|无此项(?:收入|支出|收支)?|本表为空|无相关数据|故本表无")
 _TAIL_REACH = 400
 """How far after a table its notes ("注：…本表无数据") may stand."""
@@ -162,6 +165,15 @@ class TableReader:
             return self._label_cells(row).index(label)
         return sum(1 for c in self.grid.label_cols if c < label.col and not _covered(label, c))
 
+    def _label_matches(self, patterns: list[str], label: str) -> bool:
+        """Full match of a synonym; on an OCR'd table a label of five characters or more may
+        differ from it by one character (一般公共预箅财政拨款收入), if it matches no other way."""
+        if any(re.fullmatch(p, label) for p in patterns):
+            return True
+        if not self.table.source.startswith("ocr") or len(label) < _FUZZY_MIN:
+            return False
+        return any(regex.fullmatch(f"(?:{p}){{e<=1}}", label) for p in patterns)
+
     def _choose(self, rule: CellRule, values: list[Cell]) -> tuple[Cell | None, list[str]] | None:
         """The value cell a rule means among a label's value cells, or None if unsure."""
         if not rule.col:
@@ -215,7 +227,7 @@ class TableReader:
                 if rule.section and not re.search(rule.section, section):
                     continue
                 for label in labels:
-                    if not any(re.fullmatch(p, clean_label(label.text)) for p in rule.row):
+                    if not self._label_matches(rule.row, clean_label(label.text)):
                         continue
                     if rule.side is not None and self._side(row, label) != rule.side:
                         continue
