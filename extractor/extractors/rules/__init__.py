@@ -176,12 +176,19 @@ def _unify_projects(facts: list[Fact]) -> None:
 
 
 def document_tables(doc: DocumentData) -> list[Table]:
-    """The document's tables: those the table layer read (PDF, scans), else the rows of a
-    plain-text input read by :func:`extractor.tables.text.read_text_tables` — one table
-    reader either way."""
-    if doc.tables:
-        return doc.tables
-    return read_text_tables(doc.normalized.text, doc.page_starts)
+    """The document's tables: those the table layer read (PDF, scans), and the rows of
+    plain text read by :func:`extractor.tables.text.read_text_tables` where the table layer
+    found none (a plain-text input, or an unruled table in a PDF). A table is read once:
+    text rows inside a table the layer placed in the text are not read again."""
+    text_tables = read_text_tables(doc.normalized.text, doc.page_starts)
+    if not doc.tables:
+        return text_tables
+    spans = [(t.start, t.end) for t in doc.tables if t.start is not None and t.end is not None]
+    if len(spans) < len(doc.tables):
+        return doc.tables  # tables not placed in the text: no telling which rows they hold
+    extra = [t for t in text_tables if t.start is not None and t.end is not None
+             and not any(t.start <= end and start <= t.end for start, end in spans)]
+    return sorted([*doc.tables, *extra], key=lambda t: t.start or 0)
 
 
 class RulesExtractor:
