@@ -310,3 +310,35 @@ def test_an_ocr_label_one_character_off_still_names_its_row_but_only_on_scans() 
     assert got.value == pytest.approx(5592.396372)
     born_digital = grid(rows, title="收入支出决算总表", unit="元", spans={(0, 0): 2, (0, 2): 2})
     assert not [f for f in read(born_digital) if f.field == "income_sources.general_budget_appropriation"]
+
+
+def test_two_tables_joined_in_one_grid_are_split_at_the_title_row() -> None:
+    """Tables ruled alike on one page can come out of the table layer as one grid; a row
+    with one cell naming a standard table starts that table."""
+    width = 12
+    pad = [""] * width
+    rows = [["项目", "合计", "基本支出", "项目支出", *pad][:width],
+            ["2210201", "住房公积金", "213.11", "213.11", *pad][:width],
+            ["注：本表反映…。财政拨款“三公”经费支出决算表公开07表金额单位：万元", *pad][:width],
+            *(r[:width] for r in THREE_PUBLIC)]
+    table = grid(rows, title=None, spans={(3, 0): 2, (3, 2): 2, (3, 4): 6, (3, 10): 2,
+                                          (4, 4): 2, (4, 6): 2, (4, 8): 2})
+    facts = read(table)
+    assert one(facts, "three_public.vehicle_actual").value == 1.5
+    assert one(facts, "three_public.reception_budget").value == 1
+
+
+def test_a_transposed_three_public_table_reads_by_row_label_and_column() -> None:
+    rows = [["项目", "预算数", "决算数"],
+            ["合计", "45.37", "28.66"],
+            ["1.因公出国（境）费", "0.00", ""],
+            ["2.公务用车购置及运行维护费", "43.20", "28.29"],
+            ["其中：公务用车购置费", "", ""],
+            ["公务用车运行维护费", "43.20", "28.29"],
+            ["3.公务接待费", "2.17", "0.37"]]
+    facts = read(grid(rows, title="财政拨款“三公”经费支出决算表"))
+    got = {f.field: f.value for f in facts}
+    assert (got["three_public.budget_total"], got["three_public.actual_total"]) == (45.37, 28.66)
+    assert (got["three_public.vehicle_budget"], got["three_public.vehicle_operation_actual"]) == (43.2, 28.29)
+    assert (got["three_public.overseas_actual"], got["three_public.vehicle_purchase_actual"]) == (0, 0)
+    assert got["three_public.reception_actual"] == 0.37

@@ -229,7 +229,7 @@ def group(tables: list[Table]) -> list[Found]:
     """Recognised tables, continuation parts appended to the table they continue."""
     out: list[Found] = []
     last: Found | None = None
-    for table in tables:
+    for table in (part for whole in tables for part in split_at_titles(whole)):
         shape = identify(table)
         if shape is None and last is not None and _continues(last.table, table):
             shift = last.table.n_rows
@@ -242,6 +242,47 @@ def group(tables: list[Table]) -> list[Found]:
         last = Found(shape, table)
         out.append(last)
     return out
+
+
+def _title_in(text: str) -> str | None:
+    """The last standard table title printed in ``text`` (a title row, or a note that runs
+    on into the next table's title)."""
+    best: tuple[int, int, str] | None = None  # (end, length, title): the last, then the longest
+    for shape in table_shapes().tables:
+        for pattern in shape.titles:
+            for m in re.finditer(pattern, text):
+                start = max(0, m.start() - 12)  # the words before the match decide (财政拨款…)
+                found = (m.end(), m.end() - m.start(), text[start:m.end()])
+                if shape.title_matches(found[2]) and (best is None or found[:2] > best[:2]):
+                    best = found
+    return best[2] if best else None
+
+
+def split_at_titles(table: Table) -> list[Table]:
+    """A grid holding two tables (the table layer joined tables ruled alike on one page): a
+    row with a single cell naming a standard table starts a new table under that title."""
+    rows = table.rows()
+    for r, row in enumerate(rows):
+        printed = [c for c in row if c.text.strip()]
+        if len(printed) != 1 or r == 0:
+            continue
+        title = _title_in(compact(printed[0].text))
+        if title is None:
+            continue
+        head = _slice(table, 0, r, table.title)
+        tail = _slice(table, r + 1, table.n_rows, title)
+        return [head, *split_at_titles(tail)]
+    return [table]
+
+
+def _slice(table: Table, first: int, stop: int, title: str | None) -> Table:
+    cells = [Cell(row=c.row - first, col=c.col, text=c.text, bbox=c.bbox, row_span=c.row_span,
+                  col_span=c.col_span, row_label=c.row_label, header_path=c.header_path,
+                  start=c.start, end=c.end, page=c.page)
+             for c in table.cells if first <= c.row < stop]
+    return Table(index=table.index, page=table.page, cells=cells, n_rows=stop - first, n_cols=table.n_cols,
+                 header_rows=table.header_rows if first == 0 else 0, bbox=table.bbox, title=title,
+                 unit=table.unit, pages=table.pages, source=table.source, start=table.start, end=table.end)
 
 
 def _append(head: Table, tail: Table) -> Table:
