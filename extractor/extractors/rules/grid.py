@@ -154,10 +154,27 @@ def _header_paths(table: Table, n: int) -> dict[int, list[str]]:
     return out
 
 
+def _header_rows(table: Table) -> int:
+    """The table layer's header rows, extended over the rows right below them that print
+    several cells but no figure, code or numbered label (a header of three or four levels
+    read as one); the first row with a figure otherwise."""
+    if table.header_rows <= 0:
+        return _first_data_row(table)
+    rows = table.rows()
+    n = table.header_rows
+    while n < len(rows):
+        texts = [compact(c.text) for c in rows[n] if c.text.strip()]
+        if len(texts) < 2 or is_code_row(rows[n]) or any(
+                DECIMAL.match(t) or (LIST_MARK.match(t) and len(t) > 3) for t in texts):
+            break
+        n += 1
+    return n if n < len(rows) else table.header_rows
+
+
 def analyse(table: Table) -> Grid:
     """Header rows, header paths and label columns of a table."""
     ordinal = table.source == "text-layout"
-    n = table.header_rows if table.header_rows > 0 else _first_data_row(table)
+    n = _header_rows(table)
     grid = Grid(table, n, ordinal=ordinal)
     if ordinal:
         return grid
