@@ -342,3 +342,23 @@ def test_a_transposed_three_public_table_reads_by_row_label_and_column() -> None
     assert (got["three_public.vehicle_budget"], got["three_public.vehicle_operation_actual"]) == (43.2, 28.29)
     assert (got["three_public.overseas_actual"], got["three_public.vehicle_purchase_actual"]) == (0, 0)
     assert got["three_public.reception_actual"] == 0.37
+
+
+def test_a_summary_of_project_self_evaluations_gives_one_project_per_row() -> None:
+    rows = [["项目名称", "年初预算数", "全年执行数", "自评得分"],
+            ["办公场所租赁", "16.89", "14.35", "88"],
+            ["专项审计经费", "6.74", "5.39", "96.8"],
+            ["合计", "23.63", "19.74", ""]]
+    facts = read(grid(rows, title="项目支出绩效自评结果表"))
+    audit = {f.field: f.value for f in facts if f.key == {"name": "专项审计经费"}}
+    assert audit == {"performance_projects.budget": 6.74, "performance_projects.executed": 5.39,
+                     "performance_projects.score": 96.8}
+    assert not [f for f in facts if f.key == {"name": "合计"}]
+
+
+def test_a_per_project_self_evaluation_table_is_not_taken_for_a_summary() -> None:
+    rows = [["项目名称", "法律顾问经费", "", ""],
+            ["", "年初预算数", "全年预算数", "全年执行数"],
+            ["年度资金总额", "20", "19.6", "19.6"],
+            ["一级指标", "二级指标", "分值", "自评得分"]]
+    assert identify(grid(rows, title=None)) is None

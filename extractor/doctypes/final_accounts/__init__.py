@@ -115,6 +115,38 @@ class CodeRule(BaseModel):
         return v
 
 
+class ListCell(BaseModel):
+    """A column of a list table: the field of each row's item it holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    col: list[str] = Field(min_length=1)
+
+    _v_field = field_validator("field")(classmethod(lambda cls, v: _check_field(v)))
+    _v_col = field_validator("col")(classmethod(lambda cls, v: _compile_all(v)))
+
+
+class ListRule(BaseModel):
+    """A table with one list item per row (a summary of project self-evaluations), keyed by
+    the row's label."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    list_path: str
+    key: str
+    cells: list[ListCell] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known(self) -> ListRule:
+        if self.list_path not in LIST_KEYS or self.key not in LIST_KEYS[self.list_path]:
+            raise ValueError(f"{self.list_path}.{self.key} is not a list key of the contract")
+        for cell in self.cells:
+            if cell.field.rsplit(".", 1)[0] != self.list_path:
+                raise ValueError(f"{cell.field} is not a field of {self.list_path}")
+        return self
+
+
 class TableShape(BaseModel):
     """One standard table: how to recognise it and what its cells mean."""
 
@@ -129,6 +161,7 @@ class TableShape(BaseModel):
     """Headings inside the table (a label row without values) that scope ``section`` rules."""
     cells: list[CellRule] = Field(default_factory=list)
     codes: CodeRule | None = None
+    rows: ListRule | None = None
 
     _v_patterns = field_validator("titles", "not_titles", "signature", "not_signature", "sections")(
         classmethod(lambda cls, v: _compile_all(v)))

@@ -23,8 +23,9 @@ from decimal import Decimal
 
 import regex
 
+from extractor.core.records import field_kind
 from extractor.core.types import Cell, Table
-from extractor.doctypes.final_accounts import CellRule, CodeRule
+from extractor.doctypes.final_accounts import CellRule, CodeRule, ListCell, ListRule
 from extractor.extractors.rules.grid import (
     CODE_CELL,
     DASH,
@@ -49,7 +50,7 @@ from extractor.extractors.rules.patterns import (
     FactSpec,
     zero_quantity,
 )
-from extractor.numbers import NumberFormatError, parse_amount, parse_count, to_float
+from extractor.numbers import NumberFormatError, parse_amount, parse_count, parse_decimal, to_float
 
 _PART = re.compile(r"^\d{2}$")
 _FUZZY_MIN = 5
@@ -340,6 +341,39 @@ class TableReader:
         first = next((c for c in rest if c.text.strip() and is_amount(c.text)), None)
         return (first, self.grid.header(first.col) if not self.grid.ordinal else []) if first else None
 
+    # ---------------------------------------------------------------- list rows
+
+    def read_list(self, rule: ListRule) -> None:
+        """One list item per data row, named by its label (合计 rows skipped); a column is
+        the first whose header path matches a synonym, in the synonyms' order."""
+        columns: list[tuple[ListCell, int]] = []
+        for cell in rule.cells:
+            col = next((c for pattern in cell.col for c, path in sorted(self.grid.headers.items())
+                        if path and re.search(pattern, path[-1])), None)
+            if col is not None:
+                columns.append((cell, col))
+        if self.grid.ordinal or not columns:
+            return
+        for row in self.grid.rows():
+            labels = [c for c in row if c.col in self.grid.label_cols and c.text.strip()]
+            if not labels or re.fullmatch(r"合计|总计|小计", clean_label(labels[0].text)):
+                continue
+            key: dict[str, str | None] = {rule.key: clean_label(labels[0].text)}
+            by_col = {c.col: c for c in row}
+            for cell, col in columns:
+                value = by_col.get(col)
+                if value is None or not is_amount(value.text):
+                    continue
+                hit = _Hit(labels[0], value, self.grid.header(col), row)
+                if field_kind(cell.field) == "score":
+                    number, decimals = parse_decimal(compact(value.text))
+                    ref = self._ref(hit)
+                    if ref is not None:
+                        self.sink.add_cell(FactSpec(cell.field, float(number), TABLE, key=key,
+                                                    raw=compact(value.text), decimals=decimals), ref)
+                else:
+                    self._amount(cell.field, hit, key=key)
+
     # ---------------------------------------------------------------- notes
 
     def read_no_data(self) -> None:
@@ -379,5 +413,7 @@ def read_tables(sink: FactSink, tables: list[Table]) -> list[Found]:
         reader.read_cells()
         if item.shape.codes is not None:
             reader.read_codes(item.shape.codes)
+        if item.shape.rows is not None:
+            reader.read_list(item.shape.rows)
         reader.read_no_data()
     return found
