@@ -443,3 +443,12 @@ def test_end_to_end_f1_against_gold() -> None:
     for doc_id, counts in report.by_document.items():
         assert counts.f1 is not None and counts.f1 >= 0.95, doc_id
 
+
+
+def test_domestic_reception_alone_is_the_reception_count() -> None:
+    text = (TITLE + "七、财政拨款“三公”经费支出决算情况说明\n"
+            "3、公务接待费支出0.02万元。其中：国内公务接待支出0.02万元。全年国内公务接待1批次，5人次。\n")
+    got = values(extract(text))
+    assert (got["three_public.reception_batches"], got["three_public.reception_persons"]) == (1, 5)
+    abroad = text.replace("。\n", "；外宾接待2批次，8人次。\n")
+    assert "three_public.reception_batches" not in values(extract(abroad))

@@ -339,10 +339,13 @@ _COUNT_PATTERNS: tuple[tuple[str, str], ...] = (
 _RECEPTION = (
     ("total", r"公务接待费(?:支出)?[^；;。]{0,24}?接待(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
     ("domestic",
-     r"国内(?:公务)?接待(?:费|支出)?[^；;。]{0,24}?接待(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
+     r"国内(?:公务)?接待(?:费|支出)?(?:[^；;。]{0,24}?接待)?(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
     ("foreign", rf"国{P_OPEN}境{P_CLOSE}外(?:公务)?接待(?:费|支出)?[^；;。]{{0,24}}?接待"
                 rf"(?:国{P_OPEN}境{P_CLOSE}外)?(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
 )
+
+
+_FOREIGN = re.compile(rf"(?:国{P_OPEN}境{P_CLOSE}外|外宾|外事)接待")
 
 
 def read_counts(sink: FactSink, view: View) -> None:
@@ -363,6 +366,12 @@ def read_counts(sink: FactSink, view: View) -> None:
         span = view.norm_span(m.start(), m.end())
         sink.count("three_public.reception_batches", m["b"], span, NARRATIVE)
         sink.count("three_public.reception_persons", m["p"], span, NARRATIVE)
+    if "domestic" in found and "foreign" not in found and "total" not in found and not _FOREIGN.search(text):
+        d = found["domestic"]  # no reception abroad stated at all: the domestic counts are all
+        span = view.norm_span(d.start(), d.end())
+        note = "domestic reception only (no foreign reception stated)"
+        sink.count("three_public.reception_batches", d["b"], span, NARRATIVE - 2, note=note)
+        sink.count("three_public.reception_persons", d["p"], span, NARRATIVE - 2, note=note)
     if "domestic" in found and "foreign" in found:
         d, f = found["domestic"], found["foreign"]
         span = view.norm_span(min(d.start(), f.start()), max(d.end(), f.end()))
