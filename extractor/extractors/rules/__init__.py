@@ -228,6 +228,7 @@ class RulesExtractor:
         narrative.read_performance(sink, view)
         narrative.read_counts(sink, view)
         narrative.read_stated_zeros(sink, view)
+        narrative.read_sme_awarded(sink, view)
         found = document_tables(doc)
         tables.read_tables(sink, found)
         perf.read_perf_tables(sink, found)
