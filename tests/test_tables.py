@@ -264,6 +264,9 @@ def test_a_total_spanning_the_code_columns_labels_its_row() -> None:
 
 def test_titles_units_and_markers() -> None:
     assert find_title(["收入决算表 公开02表"]) == "收入决算表"
+    assert find_title(["表一 收入支出决算总表"]) == "收入支出决算总表"
+    assert find_title(["附表1-2：收入决算表"]) == "收入决算表"
+    assert find_title(["部门公开表3"]) is None
     assert find_title(["表3", "支出决算表（续）", "单位：元"]) == "支出决算表（续）"
     assert find_title(["纳入2024", "年度部门决算编制范", "围的单位包括："]) is None
     assert find_title([]) is None
@@ -282,6 +285,9 @@ def test_titled_or_differently_shaped_tables_are_not_merged() -> None:
         return table
 
     assert len(merge_continuations([part(1, "甲表", 3), part(2, None, 3)])) == 1
+    for again in ("甲表（续）", "续表", "甲表", "某局2024年度部门决算"):
+        merged = merge_continuations([part(1, "甲表", 3), part(2, again, 3)])
+        assert [(t.title, t.pages, t.n_rows) for t in merged] == [("甲表", [1, 2], 3)], again
     assert len(merge_continuations([part(1, "甲表", 3), part(2, "乙表", 3)])) == 2
     assert len(merge_continuations([part(1, "甲表", 3), part(2, None, 4)])) == 2
     assert len(merge_continuations([part(1, "甲表", 3), part(3, None, 3)])) == 2

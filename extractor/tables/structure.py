@@ -35,7 +35,11 @@ TOTAL_OR_ITEM = re.compile(r"^(?:合\s*计|总\s*计|[一二三四五六七八�
 COLUMN_NUMBERS = frozenset({"栏次", "行次"})
 UNIT = re.compile(r"(?:金额)?单位\s*[：:]\s*(万元|元)")
 CELL_UNIT = re.compile(r"[（(](万元|元)[)）]")
-TITLE_MARKER = re.compile(r"(?:公开\s*\d+\s*表|附表\s*\d+|表\s*\d+(?:[-—]\d+)?)\s*[:：]?")
+_NO = r"[\d一二三四五六七八九十]+(?:[-—]\d+)?"
+TITLE_MARKER = re.compile(rf"(?:(?:部门)?公开\s*(?:\d+\s*表|表\s*\d+)|附表\s*{_NO}"
+                          rf"|(?:^|(?<=\s))表\s*{_NO})\s*[:：、.]?")
+"""Table number markers printed beside a title: ``公开01表``, ``附表1-2``, ``表3``, ``表一``."""
+CONTINUED = re.compile(r"续表|[（(]续[)）]")
 TITLE_MAX_CHARS = 40
 SENTENCE_END = frozenset("：:。，,；;")
 """A line ending like this is narrative (``…范围的单位包括：``), not a table title."""
@@ -296,23 +300,20 @@ def merge_continuations(tables: list[Table]) -> list[Table]:
 
 
 def _continues(prev: Table, part: Table) -> bool:
-    if _has_own_title(part) or part.page != prev.pages[-1] + 1 or part.n_cols != prev.n_cols:
+    """``part`` is the first table on the page after ``prev``'s last, with as many
+    columns at the same places, and no title of its own: none, a ``续表``/``（续）``
+    title, the same title printed again, or a line not ending in 表 (a running page
+    header)."""
+    if part.page != prev.pages[-1] + 1 or part.n_cols != prev.n_cols or part.index != 0:
         return False
-    first_on_page = part.index == 0
-    if not first_on_page:
+    title = part.title or ""
+    if title.endswith("表") and not CONTINUED.search(title) and title != prev.title:
         return False
     left, right = _edges(prev), _edges(part)
     if left is None or right is None or prev.bbox is None:
         return True
     width = max(prev.bbox[2] - prev.bbox[0], 1.0)
     return all(abs(a - b) <= COLUMN_TOLERANCE * width for a, b in zip(left, right, strict=True))
-
-
-def _has_own_title(table: Table) -> bool:
-    """A title ending in 表 names a new table; ``（续）`` marks a continuation, and a
-    running page header above a continued part is not a table title."""
-    title = (table.title or "").replace("(", "（").replace(")", "）")
-    return title.endswith("表")
 
 
 def _edges(table: Table) -> list[float] | None:
