@@ -129,7 +129,8 @@ class ReadResult:
     """One file as read: its pages, media type and tables.
 
     Until :func:`place_tables` has run, a table's ``start`` is a raw offset in the text of
-    its first page and ``end`` one in the text of its last page (``pages[-1]``).
+    its first page and ``end`` one in the text of its last page (``pages[-1]``); a cell's
+    offsets are raw offsets in the text of its own page.
     """
 
     pages: list[PageText]
@@ -173,16 +174,21 @@ def read_document(path: Path, settings: OcrSettings, ocr: OcrEngine | None = Non
 
 
 def place_tables(tables: list[Table], normalized: NormalizedText, page_starts: list[int]) -> None:
-    """Turn the tables' raw page offsets (see :class:`ReadResult`) into offsets in the
-    document's normalized text, in place."""
+    """Turn the raw page offsets of tables and cells (see :class:`ReadResult`) into
+    offsets in the document's normalized text, in place."""
     ends = [*page_starts[1:], len(normalized.text) + 1]
+
+    def place(page: int, raw: int) -> int:
+        return _normalized_offset(normalized, page_starts, ends, page, raw)
+
     for table in tables:
-        if table.start is None or table.end is None:
-            table.start = table.end = None
-            continue
-        table.start = _normalized_offset(normalized, page_starts, ends, table.page, table.start)
-        last = table.pages[-1] if table.pages else table.page
-        table.end = _normalized_offset(normalized, page_starts, ends, last, table.end)
+        if table.start is not None and table.end is not None:
+            table.start = place(table.page, table.start)
+            table.end = place(table.pages[-1] if table.pages else table.page, table.end)
+        for cell in table.cells:
+            if cell.start is not None and cell.end is not None:
+                page = cell.page or table.page
+                cell.start, cell.end = place(page, cell.start), place(page, cell.end)
 
 
 def _normalized_offset(normalized: NormalizedText, starts: list[int], ends: list[int],

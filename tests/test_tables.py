@@ -191,6 +191,19 @@ def test_table_offsets_point_at_its_rows_in_the_normalized_text(report: Document
     assert report.normalized.text[second.start:second.end] == "合计\t公务接待费\n0.95\t0.95"
 
 
+def test_each_cell_knows_where_its_text_lies(report: DocumentData) -> None:
+    """A value read from a cell can quote the normalized text by offset, on either page
+    of a continued table."""
+    text = report.normalized.text
+    for code, name, value in (("208", "社会保障和就业支出", "1234.56"), ("221", "住房保障支出", "58.00")):
+        row = _row(report.tables[0], code)
+        assert row[1].start is not None and text[row[1].start:row[1].end] == name
+        assert text[row[2].start:row[2].end] == value
+        assert report.page_at(row[2].start) == (row[2].page or report.tables[0].page)  # type: ignore[arg-type]
+    blank = _row(report.tables[0], "20101")[3]
+    assert blank.start is not None and blank.start == blank.end
+
+
 def test_landscape_table_on_a_rotated_page_reads_as_displayed(tmp_path: Path) -> None:
     """A portrait page with ``/Rotate 90`` whose content is drawn turned, so the viewer
     shows a landscape table upright: cells and title read as displayed."""
