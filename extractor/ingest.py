@@ -39,7 +39,7 @@ from extractor.core.errors import (
 )
 from extractor.core.settings import OcrSettings
 from extractor.core.types import NormalizedText, PageText, Table
-from extractor.ocr import OCR_JOIN, OcrEngine, TextBox, shared_engine
+from extractor.ocr import OCR_JOIN, OcrEngine, OcrPage, TextBox, shared_engine
 from extractor.tables.layout import compose_page
 from extractor.tables.scan import read_scanned_tables
 from extractor.tables.structure import merge_continuations
@@ -336,18 +336,26 @@ class _PageReader:
         result = engine.recognize(image)
         if not result.text.strip() and sparse.strip():
             return PageText(number=number, raw=sparse, source="text-layer"), []
-        source = f"ocr:{engine.name}"
         scale = image.shape[1] / max(float(page.rect.width), 1e-6)
-        tables = read_scanned_tables(image, result.boxes, number, scale)
-        if not tables:
-            return PageText(number=number, raw=result.text, source=source,
-                            confidence=result.confidence), []
-        for table in tables:
-            table.source = "ocr"
-        points = [_scaled(box, scale) for box in result.boxes]
-        composed = compose_page(points, tables, OCR_JOIN)
-        return PageText(number=number, raw=composed.text, source=source,
-                        confidence=result.confidence), composed.tables
+        return scanned_page(image, result, number, scale, engine.name)
+
+
+def scanned_page(image: np.ndarray[Any, np.dtype[np.uint8]], result: OcrPage, number: int,
+                 scale: float, engine: str) -> tuple[PageText, list[Table]]:
+    """A page read by OCR: its tables from the scanned-page reader and its text with the
+    tables in place (the OCR line layout when it has none). ``scale`` is pixels per PDF
+    point (dpi / 72), so tables and cells come back in points like text-layer ones."""
+    source = f"ocr:{engine}"
+    tables = read_scanned_tables(image, result.boxes, number, scale)
+    if not tables:
+        return PageText(number=number, raw=result.text, source=source,
+                        confidence=result.confidence), []
+    for table in tables:
+        table.source = "ocr"
+    points = [_scaled(box, scale) for box in result.boxes]
+    composed = compose_page(points, tables, OCR_JOIN)
+    return PageText(number=number, raw=composed.text, source=source,
+                    confidence=result.confidence), composed.tables
 
 
 def _scaled(box: TextBox, scale: float) -> TextBox:
