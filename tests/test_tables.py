@@ -275,6 +275,18 @@ def test_a_total_spanning_the_code_columns_labels_its_row() -> None:
     assert cells[8].header_path == ["合计"] and cells[5].header_path == ["科目编码"]
 
 
+def test_column_numbering_row_is_header_but_no_title() -> None:
+    table = _grid([["功能分类科目编码", "科目名称", "本年支出合计", "基本支出"],
+                   ["栏次", "", "1", "2"],
+                   ["合计", "", "55923963.72", "17066325.46"],
+                   ["2010301", "行政运行", "10971410.92", "10914325.92"]])
+    annotate(table, [])
+    assert table.header_rows == 2
+    _, _, value, _ = table.rows()[2]
+    assert value.header_path == ["本年支出合计"] and value.row_label == "合计"
+    assert table.rows()[3][2].row_label == "行政运行", "the code column is not read as amounts"
+
+
 def test_titles_units_and_markers() -> None:
     assert find_title(["收入决算表 公开02表"]) == "收入决算表"
     assert find_title(["表一 收入支出决算总表"]) == "收入支出决算总表"
