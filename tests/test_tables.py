@@ -204,6 +204,30 @@ def test_each_cell_knows_where_its_text_lies(report: DocumentData) -> None:
     assert blank.start is not None and blank.start == blank.end
 
 
+def test_two_tables_drawn_as_one_path_are_two_tables(tmp_path: Path) -> None:
+    """Some producers draw every ruling of a page as one path; the tables stay apart and
+    the text between them stays narrative."""
+    doc = _pymupdf.open()
+    page = _page(doc)
+    shape = page.new_shape()
+    for top, rows in ((100, (("项目", "决算数"), ("合计", "1.00"))),
+                      (300, (("项目", "预算数"), ("合计", "2.00")))):
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                rect = _pymupdf.Rect(50 + 120 * c, top + 20 * r, 170 + 120 * c, top + 20 * (r + 1))
+                shape.draw_rect(rect)
+                page.insert_text((rect.x0 + 3, rect.y0 + 14), value, fontname=FONT, fontsize=SIZE)
+    shape.finish(color=(0, 0, 0), width=0.6)
+    shape.commit()
+    _text(page, 50, 200, "说明：下表为预算数。")
+    doc.save(tmp_path / "one_path.pdf")
+    assert len(_pymupdf.open(tmp_path / "one_path.pdf")[0].get_drawings()) == 1
+    read = read_document(tmp_path / "one_path.pdf", OcrSettings(engine="none"))
+    assert [(t.n_rows, t.n_cols) for t in read.tables] == [(2, 2), (2, 2)]
+    assert read.pages[0].raw.split("\n") == ["项目\t决算数", "合计\t1.00", "说明：下表为预算数。",
+                                              "项目\t预算数", "合计\t2.00"]
+
+
 def test_landscape_table_on_a_rotated_page_reads_as_displayed(tmp_path: Path) -> None:
     """A portrait page with ``/Rotate 90`` whose content is drawn turned, so the viewer
     shows a landscape table upright: cells and title read as displayed."""
