@@ -314,6 +314,16 @@ class _PageReader:
             self._resolved = True
         return self._ocr
 
+    def _keep_layer(self, layer: TextLayer, page: PdfPage,
+                    number: int) -> tuple[PageText, list[Table]]:
+        """A sparse text layer kept as it is (no OCR, or OCR found nothing), its tables
+        read too: a page may hold only the last row of a table from the page before."""
+        try:
+            composed = layer.compose(page, number)
+        except RuntimeError as exc:
+            raise CorruptFileError(str(self.path), f"page {number} cannot be read ({exc})") from exc
+        return PageText(number=number, raw=composed.text, source="text-layer"), composed.tables
+
     def read(self, doc: PdfDocument, index: int) -> tuple[PageText, list[Table]]:
         number = index + 1
         try:
@@ -325,17 +335,19 @@ class _PageReader:
                                 source="text-layer"), composed.tables
         except RuntimeError as exc:
             raise CorruptFileError(str(self.path), f"page {number} cannot be read ({exc})") from exc
-        sparse = layer.compose(None, number).text
+        kept = self._keep_layer(layer, page, number)
+        if kept[1] and any(c.text for t in kept[1] for c in t.cells):
+            return kept  # little text, but in ruled cells: born-digital (a table's last rows)
         engine = self.engine
         if engine is None:
-            return PageText(number=number, raw=sparse, source="text-layer"), []
+            return kept
         try:
             image = render(page, self.settings.dpi)
         except RuntimeError as exc:
             raise CorruptFileError(str(self.path), f"page {number} cannot be rendered ({exc})") from exc
         result = engine.recognize(image)
-        if not result.text.strip() and sparse.strip():
-            return PageText(number=number, raw=sparse, source="text-layer"), []
+        if not result.text.strip() and layer.plain.strip():
+            return kept
         scale = image.shape[1] / max(float(page.rect.width), 1e-6)
         return scanned_page(image, result, number, scale, engine.name)
 

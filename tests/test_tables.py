@@ -15,6 +15,7 @@ from extractor.cli import main
 from extractor.core.settings import OcrSettings, Settings
 from extractor.core.types import Cell, DocumentData, Table
 from extractor.ingest import read_document
+from extractor.ocr import RapidOcrEngine
 from extractor.pipeline import prepare_document
 from extractor.store import Store
 from extractor.tables.pdf import read_pdf_tables
@@ -168,6 +169,24 @@ def test_table_continued_on_next_page_is_one_table(report: DocumentData) -> None
     assert {c.page for c in last} == {2} and {c.page for c in _row(table, "201")} == {1}
     second = report.tables[1]
     assert second.unit == "万元" and second.pages == [2] and second.index == 1
+
+
+def test_a_single_row_left_over_on_the_next_page_joins_its_table(tmp_path: Path) -> None:
+    doc = _pymupdf.open()
+    page = _page(doc)
+    _text(page, 200, 125, "支出决算表", size=14)
+    _table(page, 155, WIDTHS, [22.0, 22.0, 30.0, 20.0], HEADER + _body(BODY[:2], 2))
+    page = _page(doc)
+    _table(page, 60, WIDTHS, [20.0], _body(PAGE2[1:], 0))
+    doc.save(tmp_path / "tail.pdf")
+    engine = RapidOcrEngine()
+    read = read_document(tmp_path / "tail.pdf", OcrSettings(), engine)
+    assert not engine.loaded, "a page of little text in ruled cells is born-digital, not a scan"
+    assert [p.source for p in read.pages] == ["text-layer", "text-layer"]
+    (table,) = read.tables
+    assert table.pages == [1, 2] and table.n_rows == 5
+    assert [c.text for c in table.rows()[4]] == ["221", "住房保障支出", "58.00", "58.00"]
+    assert table.rows()[4][2].header_path == ["本年收入合计"]
 
 
 def test_page_text_has_each_row_on_one_line_in_place(report: DocumentData) -> None:

@@ -120,7 +120,7 @@ def ruling_paths(page: PdfPage) -> list[dict[str, Any]]:
 def _table(found: Any, chars: Sequence[Char], page_number: int, index: int) -> Table | None:
     rows = found.rows
     n_rows, n_cols = len(rows), found.col_count
-    if n_rows < 2 or n_cols < 2:
+    if n_rows < 1 or n_cols < 2:  # one row may be the tail of a table from the page before
         return None
     ys = [float(row.bbox[1]) for row in rows] + [float(found.bbox[3])]
     xs = _column_edges(rows, n_cols, found.bbox)
