@@ -46,10 +46,10 @@ from extractor.tables.structure import merge_continuations
 from extractor.text_layer import TextLayer
 
 
-def _pymupdf() -> Any:
-    """PyMuPDF, imported on first use: importing it loads its layout models (seconds),
-    which commands that never open a PDF (``extractor --help``) must not pay. Typed
-    ``Any``: the library carries no annotations."""
+def _mupdf() -> Any:
+    """PyMuPDF, imported on first use: importing it costs 1-2 s (pymupdf 2 loads its layout
+    models), which text files and ``extractor --help`` should not pay. Typed ``Any``:
+    its methods carry no annotations, so ``mypy --strict`` would flag every call."""
     import pymupdf
 
     return pymupdf
@@ -271,7 +271,7 @@ def _open_pdf(path: Path) -> PdfDocument:
     if b"%PDF-" not in _read_bytes(path, limit=1024):
         raise CorruptFileError(str(path), "not a PDF (no '%PDF-' header)")
     try:
-        doc = _pymupdf().open(path, filetype="pdf")
+        doc = _mupdf().open(path, filetype="pdf")
     except RuntimeError as exc:  # pymupdf.FileDataError and MuPDF's own errors
         raise CorruptFileError(str(path), f"damaged PDF, cannot be opened ({exc})") from exc
     if doc.needs_pass:
@@ -380,6 +380,6 @@ def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
     """The page as a BGR image (the channel order OpenCV-based engines expect)."""
     width_in, height_in = page.rect.width / 72, page.rect.height / 72
     budget_dpi = (MAX_OCR_PIXELS / max(width_in * height_in, 1e-6)) ** 0.5
-    pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_pymupdf().csRGB, alpha=False)
+    pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_mupdf().csRGB, alpha=False)
     rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
     return np.ascontiguousarray(rgb[:, :, ::-1])
