@@ -39,17 +39,17 @@ from extractor.core.errors import (
 )
 from extractor.core.settings import OcrSettings
 from extractor.core.types import NormalizedText, PageText, Table
-from extractor.ocr import OCR_JOIN, OcrEngine, TextBox, shared_engine
+from extractor.ocr import OCR_JOIN, OcrEngine, OcrPage, TextBox, shared_engine
 from extractor.tables.layout import compose_page
 from extractor.tables.scan import read_scanned_tables
 from extractor.tables.structure import merge_continuations
 from extractor.text_layer import TextLayer
 
 
-def _pymupdf() -> Any:
-    """PyMuPDF, imported on first use: importing it loads its layout models (seconds),
-    which commands that never open a PDF (``extractor --help``) must not pay. Typed
-    ``Any``: the library carries no annotations."""
+def _mupdf() -> Any:
+    """PyMuPDF, imported on first use: importing it costs 1-2 s (pymupdf 2 loads its layout
+    models), which text files and ``extractor --help`` should not pay. Typed ``Any``:
+    its methods carry no annotations, so ``mypy --strict`` would flag every call."""
     import pymupdf
 
     return pymupdf
@@ -129,7 +129,8 @@ class ReadResult:
     """One file as read: its pages, media type and tables.
 
     Until :func:`place_tables` has run, a table's ``start`` is a raw offset in the text of
-    its first page and ``end`` one in the text of its last page (``pages[-1]``).
+    its first page and ``end`` one in the text of its last page (``pages[-1]``); a cell's
+    offsets are raw offsets in the text of its own page.
     """
 
     pages: list[PageText]
@@ -173,16 +174,21 @@ def read_document(path: Path, settings: OcrSettings, ocr: OcrEngine | None = Non
 
 
 def place_tables(tables: list[Table], normalized: NormalizedText, page_starts: list[int]) -> None:
-    """Turn the tables' raw page offsets (see :class:`ReadResult`) into offsets in the
-    document's normalized text, in place."""
+    """Turn the raw page offsets of tables and cells (see :class:`ReadResult`) into
+    offsets in the document's normalized text, in place."""
     ends = [*page_starts[1:], len(normalized.text) + 1]
+
+    def place(page: int, raw: int) -> int:
+        return _normalized_offset(normalized, page_starts, ends, page, raw)
+
     for table in tables:
-        if table.start is None or table.end is None:
-            table.start = table.end = None
-            continue
-        table.start = _normalized_offset(normalized, page_starts, ends, table.page, table.start)
-        last = table.pages[-1] if table.pages else table.page
-        table.end = _normalized_offset(normalized, page_starts, ends, last, table.end)
+        if table.start is not None and table.end is not None:
+            table.start = place(table.page, table.start)
+            table.end = place(table.pages[-1] if table.pages else table.page, table.end)
+        for cell in table.cells:
+            if cell.start is not None and cell.end is not None:
+                page = cell.page or table.page
+                cell.start, cell.end = place(page, cell.start), place(page, cell.end)
 
 
 def _normalized_offset(normalized: NormalizedText, starts: list[int], ends: list[int],
@@ -265,7 +271,7 @@ def _open_pdf(path: Path) -> PdfDocument:
     if b"%PDF-" not in _read_bytes(path, limit=1024):
         raise CorruptFileError(str(path), "not a PDF (no '%PDF-' header)")
     try:
-        doc = _pymupdf().open(path, filetype="pdf")
+        doc = _mupdf().open(path, filetype="pdf")
     except RuntimeError as exc:  # pymupdf.FileDataError and MuPDF's own errors
         raise CorruptFileError(str(path), f"damaged PDF, cannot be opened ({exc})") from exc
     if doc.needs_pass:
@@ -308,6 +314,16 @@ class _PageReader:
             self._resolved = True
         return self._ocr
 
+    def _keep_layer(self, layer: TextLayer, page: PdfPage,
+                    number: int) -> tuple[PageText, list[Table]]:
+        """A sparse text layer kept as it is (no OCR, or OCR found nothing), its tables
+        read too: a page may hold only the last row of a table from the page before."""
+        try:
+            composed = layer.compose(page, number)
+        except RuntimeError as exc:
+            raise CorruptFileError(str(self.path), f"page {number} cannot be read ({exc})") from exc
+        return PageText(number=number, raw=composed.text, source="text-layer"), composed.tables
+
     def read(self, doc: PdfDocument, index: int) -> tuple[PageText, list[Table]]:
         number = index + 1
         try:
@@ -319,29 +335,39 @@ class _PageReader:
                                 source="text-layer"), composed.tables
         except RuntimeError as exc:
             raise CorruptFileError(str(self.path), f"page {number} cannot be read ({exc})") from exc
-        sparse = layer.compose(None, number).text
+        kept = self._keep_layer(layer, page, number)
+        if kept[1] and any(c.text for t in kept[1] for c in t.cells):
+            return kept  # little text, but in ruled cells: born-digital (a table's last rows)
         engine = self.engine
         if engine is None:
-            return PageText(number=number, raw=sparse, source="text-layer"), []
+            return kept
         try:
             image = render(page, self.settings.dpi)
         except RuntimeError as exc:
             raise CorruptFileError(str(self.path), f"page {number} cannot be rendered ({exc})") from exc
         result = engine.recognize(image)
-        if not result.text.strip() and sparse.strip():
-            return PageText(number=number, raw=sparse, source="text-layer"), []
-        source = f"ocr:{engine.name}"
+        if not result.text.strip() and layer.plain.strip():
+            return kept
         scale = image.shape[1] / max(float(page.rect.width), 1e-6)
-        tables = read_scanned_tables(image, result.boxes, number, scale)
-        if not tables:
-            return PageText(number=number, raw=result.text, source=source,
-                            confidence=result.confidence), []
-        for table in tables:
-            table.source = "ocr"
-        points = [_scaled(box, scale) for box in result.boxes]
-        composed = compose_page(points, tables, OCR_JOIN)
-        return PageText(number=number, raw=composed.text, source=source,
-                        confidence=result.confidence), composed.tables
+        return scanned_page(image, result, number, scale, engine.name)
+
+
+def scanned_page(image: np.ndarray[Any, np.dtype[np.uint8]], result: OcrPage, number: int,
+                 scale: float, engine: str) -> tuple[PageText, list[Table]]:
+    """A page read by OCR: its tables from the scanned-page reader and its text with the
+    tables in place (the OCR line layout when it has none). ``scale`` is pixels per PDF
+    point (dpi / 72), so tables and cells come back in points like text-layer ones."""
+    source = f"ocr:{engine}"
+    tables = read_scanned_tables(image, result.boxes, number, scale)
+    if not tables:
+        return PageText(number=number, raw=result.text, source=source,
+                        confidence=result.confidence), []
+    for table in tables:
+        table.source = "ocr"
+    points = [_scaled(box, scale) for box in result.boxes]
+    composed = compose_page(points, tables, OCR_JOIN)
+    return PageText(number=number, raw=composed.text, source=source,
+                    confidence=result.confidence), composed.tables
 
 
 def _scaled(box: TextBox, scale: float) -> TextBox:
@@ -354,6 +380,6 @@ def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
     """The page as a BGR image (the channel order OpenCV-based engines expect)."""
     width_in, height_in = page.rect.width / 72, page.rect.height / 72
     budget_dpi = (MAX_OCR_PIXELS / max(width_in * height_in, 1e-6)) ** 0.5
-    pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_pymupdf().csRGB, alpha=False)
+    pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_mupdf().csRGB, alpha=False)
     rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
     return np.ascontiguousarray(rgb[:, :, ::-1])

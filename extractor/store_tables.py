@@ -54,6 +54,8 @@ class DocCell(SQLModel, table=True):
     x1: float | None = None
     y1: float | None = None
     page: int | None = None
+    start: int | None = None
+    end: int | None = None
     is_header: bool = False
     header_path: list[str] | None = Field(default=None, sa_column=Column(JSON))
     row_label: str | None = None
@@ -85,6 +87,7 @@ def save_tables(s: Session, document: str, tables: Sequence[Table]) -> None:
     for row, table in zip(rows, tables, strict=True):
         cells.extend({"table_id": row.id, "row": c.row, "col": c.col, "row_span": c.row_span,
                       "col_span": c.col_span, "text": c.text, "page": c.page,
+                      "start": c.start, "end": c.end,
                       "is_header": c.is_header, "header_path": list(c.header_path) or None,
                       "row_label": c.row_label or None, **_box(c.bbox)} for c in table.cells)
     if cells:
@@ -104,7 +107,7 @@ def load_tables(s: Session, document: str) -> list[Table]:
         by_table.setdefault(c.table_id, []).append(Cell(
             row=c.row, col=c.col, text=c.text, bbox=_bbox(c), row_span=c.row_span,
             col_span=c.col_span, is_header=c.is_header, header_path=list(c.header_path or []),
-            row_label=c.row_label or "", page=c.page))
+            row_label=c.row_label or "", page=c.page, start=c.start, end=c.end))
     return [Table(index=r.index, page=r.page, cells=by_table.get(r.id or -1, []), n_rows=r.n_rows,
                   n_cols=r.n_cols, header_rows=r.header_rows, bbox=_bbox(r), title=r.title,
                   unit=r.unit, pages=list(r.pages or [r.page]), continued=r.continued,

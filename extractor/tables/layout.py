@@ -49,8 +49,8 @@ def outside_tables(boxes: Sequence[TextBox], tables: Sequence[Table]) -> list[Te
 class ComposedPage:
     text: str
     tables: list[Table]
-    """The page's tables in reading order, annotated, ``start``/``end`` set to raw
-    offsets in ``text``."""
+    """The page's tables in reading order, annotated, ``start``/``end`` of each table
+    and cell set to raw offsets in ``text``."""
 
 
 def compose_page(boxes: Sequence[TextBox], tables: Sequence[Table], join: LineJoin,
@@ -68,12 +68,20 @@ def compose_page(boxes: Sequence[TextBox], tables: Sequence[Table], join: LineJo
     def emit_table(table: Table) -> None:
         nonlocal length, since_table
         annotate(table, since_table)
-        rows = render_rows(table)
         table.start = length
-        for row in rows:
+        starts: list[list[int]] = []
+        for row in render_rows(table):
+            fields = [length]
+            for field_text in row.split("\t")[:-1]:
+                fields.append(fields[-1] + len(field_text) + 1)
+            starts.append(fields)
             out.append(row)
             length += len(row) + 1
         table.end = length - 1
+        for cell in table.cells:
+            if 0 <= cell.row < table.n_rows and 0 <= cell.col < table.n_cols:
+                cell.start = starts[cell.row][cell.col]
+                cell.end = cell.start + len(" ".join(cell.text.split()))
         since_table = []
 
     for line in lines:
