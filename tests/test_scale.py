@@ -87,7 +87,7 @@ def test_documents_stream_through_a_bounded_window(tmp_path: Path, sqlite_url: s
         shas = [o.sha256 for o in batch.outcomes if o.sha256]
         assert len(shas) == count
         plan = RunPlan(RulesExtractor(), settings, keep_facts=False)
-        run, outcomes = run_extraction(shas, store, plan, reconcile_stage, pool)
+        _run, outcomes = run_extraction(shas, store, plan, reconcile_stage, pool)
     finally:
         pool.close()
     assert store.written == count and len(outcomes) == count
