@@ -11,9 +11,11 @@ offset in the normalized text: evidence always points at the document's own text
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import accumulate
 
 from extractor.core.records import Evidence, Fact
 from extractor.core.types import BBox, Cell, ChunkData, DocumentData, Table
@@ -201,17 +203,29 @@ class FactSink:
         self.text = doc.normalized.text
         self.facts: list[Fact] = []
         self._chunks: list[ChunkData] = sorted(doc.chunks, key=lambda c: (c.start, c.end))
+        self._starts = [c.start for c in self._chunks]
+        self._reach = list(accumulate((max(c.end, c.start + 1) for c in self._chunks), max))
+        """``_reach[i]``: the furthest any of the first i+1 chunks reaches (ends are not sorted)."""
         self._heading_cache: dict[int, str] = {}
 
     def chunk_at(self, offset: int) -> ChunkData | None:
-        """The tightest chunk holding ``offset``; a heading line belongs to the chunk after it."""
+        """The tightest chunk holding ``offset``; a heading line belongs to the chunk after it.
+
+        A binary search, then a walk back only over chunks that can still reach ``offset``
+        (a scan of every chunk per call was half the time on a 2-million-character report).
+        Ties go to the earliest chunk, as a forward scan would choose.
+        """
+        after = bisect_right(self._starts, offset)
         best: ChunkData | None = None
-        for chunk in self._chunks:
-            if chunk.start <= offset < max(chunk.end, chunk.start + 1) and (
-                    best is None or chunk.end - chunk.start < best.end - best.start):
+        j = after - 1
+        while j >= 0 and self._reach[j] > offset:
+            chunk = self._chunks[j]
+            if offset < max(chunk.end, chunk.start + 1) and (
+                    best is None or chunk.end - chunk.start <= best.end - best.start):
                 best = chunk
-        if best is None:
-            best = next((c for c in self._chunks if c.start > offset), None)
+            j -= 1
+        if best is None and after < len(self._chunks):
+            best = self._chunks[after]
         return best
 
     def heading(self, offset: int) -> str:
