@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     p = sub.add_parser("ingest", help="read, normalize, chunk and store PDFs / text files")
     p.add_argument("paths", nargs="+", type=Path, help="files or folders")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="processes reading (and OCR-ing) files (default: every core); "
+                        "this process alone writes the database")
     p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("chunks", help="list a stored document's chunks")
@@ -50,10 +53,15 @@ def report_skipped(batch: IngestBatch) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from extractor.pipeline import ingest_batch
+    from extractor.workers import make_executor
 
     settings = settings_from(args)
     store = open_store(settings)
-    batch = ingest_batch(args.paths, store, settings)
+    executor = make_executor(args.workers)
+    try:
+        batch = ingest_batch(args.paths, store, settings, executor=executor)
+    finally:
+        executor.close()
     outcomes = batch.outcomes
     rows = [(o.doc_id or Path(o.path).name, o.status, o.pages or "", o.chunks or "",
              o.ocr_pages if o.status != "failed" else "", o.reason or "") for o in outcomes]
