@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from extractor.core.records import AUX_PREFIX, CheckStatus, Fact, primary_facts
-from extractor.reconcile_eval import figure_kind
+from extractor.reconcile.evaluation import figure_kind
 
 
 def is_number(value: object) -> bool:
@@ -44,6 +44,10 @@ class FigureRef(BaseModel):
     ``alternate`` (another extractor's reading)."""
     extractor: str | None = None
     quote: str | None = None
+    page: int | None = None
+    raw: str | None = None
+    """The figure as printed (a clean statement prints digits; a blank cell prints none)."""
+    priority: int = 0
 
 
 class CheckResult(BaseModel):
