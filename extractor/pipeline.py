@@ -13,7 +13,7 @@ import hashlib
 import json
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from extractor.ingest import iter_input_files, read_pages, sha256_of
 from extractor.normalize import normalize_pages
 from extractor.ocr import OcrEngine
 from extractor.reconcile import reconcile
+from extractor.reconcile.findings import document_findings
+from extractor.reconcile.labels import admit
 from extractor.store import CheckResult as StoredCheck
 from extractor.store import Repair as StoredRepair
 from extractor.store import Run, RunDocument, Store
@@ -177,14 +179,19 @@ def _extract_one(doc: DocumentData, store: Store, run_id: int, plan: RunPlan,
         store.save_document_result(run_id, RunDocument(run_id=run_id, document=doc.sha256,
                                                        status="failed", notes=[str(exc)]), [])
         return DocumentOutcome(doc.doc_id, doc.sha256, "failed", notes=[str(exc)])
-    facts = result.facts
+    admitted = admit(result.facts, doc)  # both extractors: evidence must name its field
+    facts = admitted.facts
+    notes = [*result.notes, *filter(None, [admitted.note()])]
     if facts and plan.reconcile and reconciler is not None:
         facts = reconciler(store, run_id, doc, facts)
     status = "done" if facts else "empty"
     stats: dict[str, Any] = dict(result.stats)
+    stats["unlabelled_values"] = len(admitted.rejected)
+    if admitted.rejected:
+        stats["unlabelled"] = [asdict(r) for r in admitted.rejected[:50]]
     store.save_document_result(run_id, RunDocument(run_id=run_id, document=doc.sha256, status=status,
-                                                   notes=result.notes, stats=stats), facts)
-    return DocumentOutcome(doc.doc_id, doc.sha256, status, facts, result.notes)
+                                                   notes=notes, stats=stats), facts)
+    return DocumentOutcome(doc.doc_id, doc.sha256, status, facts, notes)
 
 
 def predictions(store: Store, run_id: int) -> dict[str, FinalAccounts]:
@@ -194,7 +201,9 @@ def predictions(store: Store, run_id: int) -> dict[str, FinalAccounts]:
         doc = store.find_document(rd.document)
         if doc is None or rd.status == "failed":
             continue
-        out[doc.doc_id] = assemble(doc.doc_id, store.facts(run_id, rd.document))
+        record = assemble(doc.doc_id, store.facts(run_id, rd.document))
+        record.document_findings = [f for _, f in store.findings(run_id, rd.document)]
+        out[doc.doc_id] = record
     return out
 
 
@@ -220,6 +229,8 @@ def reconcile_stage(store: Store, run_id: int, doc: DocumentData, facts: list[Fa
     run = store.get_run(run_id)
     alternates = store.other_extractor_facts(doc.sha256, run.extractor, run_id)
     result = reconcile(facts, alternates=alternates or None)
+    department = next((str(f.value) for f in facts if f.field == "meta.department" and f.value), None)
+    store.save_findings(run_id, doc.sha256, document_findings(result, doc, department=department))
     store.save_checks(
         run_id, doc.sha256,
         [StoredCheck(run_id=run_id, document=doc.sha256, rule=c.rule, name=c.name, passed=c.passed,

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from extractor.core.errors import NotFoundError, StoreError
-from extractor.core.records import CheckStatus, Evidence, Fact
+from extractor.core.records import CheckStatus, DocumentFinding, Evidence, Fact, FindingStatement
 from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText
 
 
@@ -135,6 +135,19 @@ class Repair(SQLModel, table=True):
     after: Any = _json()
     rule: str
     evidence: dict[str, Any] | None = _json()
+
+
+class DocumentFindingRow(SQLModel, table=True):
+    """A finding about the report itself (it contradicts itself), not about our reading."""
+
+    __tablename__ = "document_finding"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    document: str = Field(foreign_key="document.sha256")
+    kind: str
+    fields: list[str] | None = _json()
+    statements: list[dict[str, Any]] | None = _json()
+    message: str = Field(sa_column=Column(Text))
 
 
 class ModelCall(SQLModel, table=True):
@@ -345,6 +358,27 @@ class Store:
             s.add_all(checks)
             s.add_all(repairs)
 
+    def save_findings(self, run_id: int, document: str, findings: Sequence[DocumentFinding]) -> None:
+        """Replace a document's findings in a run (re-reconciling must not duplicate them)."""
+        with self.session() as s:
+            s.execute(delete(DocumentFindingRow).where(col(DocumentFindingRow.run_id) == run_id,
+                                                       col(DocumentFindingRow.document) == document))
+            s.add_all(DocumentFindingRow(run_id=run_id, document=document, kind=f.kind, fields=f.fields,
+                                         statements=[st.model_dump(mode="json") for st in f.statements],
+                                         message=f.message) for f in findings)
+
+    def findings(self, run_id: int, document: str | None = None) -> list[tuple[str, DocumentFinding]]:
+        """(document sha256, finding) of a run, in the order stored."""
+        with self.session() as s:
+            query = select(DocumentFindingRow).where(DocumentFindingRow.run_id == run_id)
+            if document:
+                query = query.where(DocumentFindingRow.document == document)
+            rows = list(s.exec(query.order_by(col(DocumentFindingRow.id))))
+        return [(r.document, DocumentFinding(kind=r.kind, fields=list(r.fields or []),
+                                             statements=[FindingStatement.model_validate(st)
+                                                         for st in r.statements or []],
+                                             message=r.message)) for r in rows]
+
     def checks(self, run_id: int, document: str | None = None) -> list[CheckResult]:
         with self.session() as s:
             query = select(CheckResult).where(CheckResult.run_id == run_id)
@@ -381,7 +415,7 @@ class Store:
     def info(self) -> dict[str, int]:
         """Rows per table, for ``extractor db info``."""
         tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, Run, Record, CheckResult,
-                                              Repair, ModelCall, Failure)
+                                              Repair, DocumentFindingRow, ModelCall, Failure)
         with self.session() as s:
             return {str(t.__tablename__): int(s.exec(select(func.count()).select_from(t)).one())
                     for t in tables}

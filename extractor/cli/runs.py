@@ -15,6 +15,7 @@ from extractor.evaluate.schema import load_dir
 from extractor.evaluate.score import format_table, score_dirs
 from extractor.extract import choose_extractor
 from extractor.pipeline import RunPlan, export_run, ingest, predictions, reconcile_stage, run_extraction
+from extractor.reconcile.coverage import coverage, format_coverage, merge
 from extractor.store import RunDocument, Store
 
 
@@ -42,6 +43,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("checks", help="passing and failing numeric checks of a run or document")
     p.add_argument("target", help="run id, or a document (doc id / SHA prefix: its latest run)")
     p.add_argument("--failed", action="store_true", help="only failing checks")
+    p.add_argument("--coverage", action="store_true",
+                   help="per contract field, the share of values no check and no second reading touches")
     p.set_defaults(handler=cmd_checks)
 
     p = sub.add_parser("reconcile", help="re-run the numeric cross-checks over a stored run")
@@ -162,13 +165,31 @@ def _resolve_checks_target(store: Store, target: str) -> tuple[int, str | None]:
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
+    """Document findings (the report contradicts itself) and extraction flags (doubts
+    about our reading) in separate sections, then every check and repair."""
     store = open_store(settings_from(args))
     run_id, document = _resolve_checks_target(store, args.target)
     names = {d.sha256: d.doc_id for d in store.documents()}
     checks = store.checks(run_id, document)
+    if args.coverage:
+        return _print_coverage(store, run_id, document, checks)
+    findings = store.findings(run_id, document)
+    print(f"== document findings (the report disagrees with itself): {len(findings)}")
+    for sha, f in findings:
+        print(f"FINDING  {names.get(sha, sha[:12])}  {f.kind}: {f.message}")
+        for st in f.statements:
+            quote = (st.quote or "").replace("\n", " ")[:80]
+            print(f"           page {st.page if st.page is not None else '-'}: {st.value}  «{quote}»")
+    flagged = [(rd.document, f) for rd in store.run_documents(run_id) if document in (None, rd.document)
+               for f in primary_facts(store.facts(run_id, rd.document))
+               if f.status == CheckStatus.FLAGGED and not f.field.startswith(AUX_PREFIX)]
+    print(f"\n== extraction flags (values we could not confirm): {len(flagged)}")
+    for sha, fact in flagged:
+        key = "/".join(v for v in (fact.key or {}).values() if v)
+        print(f"FLAGGED  {names.get(sha, sha[:12])}  {fact.field}{f'[{key}]' if key else ''} = {fact.value}")
     shown = [c for c in checks if not (args.failed and c.passed)]
-    print(f"run {run_id}: {sum(c.passed for c in checks)} passing, "
-          f"{sum(not c.passed for c in checks)} failing checks")
+    print(f"\n== checks: run {run_id}: {sum(c.passed for c in checks)} passing, "
+          f"{sum(not c.passed for c in checks)} failing")
     for c in shown:
         detail = c.detail or {}
         figures = ", ".join(f"{f.get('slot')}={f.get('value')}" for f in detail.get("figures", []))
@@ -177,6 +198,18 @@ def cmd_checks(args: argparse.Namespace) -> int:
     for r in store.repairs(run_id, document):
         print(f"REPAIRED {names.get(r.document, r.document[:12])} {r.slot}: {r.before} -> {r.after} "
               f"({r.rule}; {json.dumps(r.evidence, ensure_ascii=False)})")
+    return 0
+
+
+def _print_coverage(store: Store, run_id: int, document: str | None, checks: list[Any]) -> int:
+    rows = []
+    for rd in store.run_documents(run_id):
+        if document not in (None, rd.document):
+            continue
+        mine = [c.detail or {} for c in checks if c.document == rd.document]
+        rows += coverage(store.facts(run_id, rd.document), mine)
+    print(f"coverage of run {run_id}: values no check and no second reading touches")
+    print(format_coverage(merge(rows)))
     return 0
 
 

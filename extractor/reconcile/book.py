@@ -92,6 +92,7 @@ class Book:
                          decimals=fig.decimals, role=w.role if w else "finding", extractor=fact.extractor,
                          quote=fact.evidence.quote if fact.evidence else None,
                          page=fact.evidence.page if fact.evidence else None, raw=fact.raw,
+                         chunk=fact.evidence.chunk_index if fact.evidence else None,
                          priority=fact.priority)
 
 

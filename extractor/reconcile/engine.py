@@ -344,7 +344,8 @@ def _result(engine: _Engine, i: int, ev: Evaluation, blamed: list[SlotId]) -> Ch
         gap += "; precondition assumed (it rests on a flagged figure)"
     return CheckResult(rule=spec.rule.id, name=spec.rule.name_zh, kind=kind.value, passed=ev.passed,
                        figures=figures, expected=ev.expected, actual=ev.actual, difference=ev.difference,
-                       tolerance=ev.tolerance, blamed=[book.label(s) for s in blamed], summary=text + gap)
+                       tolerance=ev.tolerance, blamed=[book.label(s) for s in blamed], summary=text + gap,
+                       independent=book.independent(spec.participants))
 
 
 # --------------------------------------------------------------------------- conveniences

@@ -45,6 +45,7 @@ class FigureRef(BaseModel):
     extractor: str | None = None
     quote: str | None = None
     page: int | None = None
+    chunk: int | None = None
     raw: str | None = None
     """The figure as printed (a clean statement prints digits; a blank cell prints none)."""
     priority: int = 0
@@ -63,6 +64,8 @@ class CheckResult(BaseModel):
     blamed: list[str] = Field(default_factory=list)
     """Slots a failing check flags (those no passing check exonerates)."""
     summary: str
+    independent: bool = True
+    """False when two of its figures are one printed number read twice: it confirms nothing."""
 
 
 class Repair(BaseModel):
