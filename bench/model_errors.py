@@ -41,7 +41,10 @@ from extractor.testing.replies import Handler  # noqa: E402
 
 DOCS = [*sorted((ROOT / "data" / "samples").glob("*.txt")),
         Path("/work/shared/extra/putuo_czj_2024_final.txt")]
-INJECTED = ("本部门收入决算总计 99999.99 万元", "income_grand_total", "99999.99")
+INJECTED = ("本部门收入决算总计 99999.99 万元", ("income_grand_total", "expense_grand_total"), "99999.99")
+INJECTED_RATE = 1.0
+"""A model that sees the injected sentence copies it, every time, into both grand totals
+(the reported incident); the document holds it once, so a lower rate would rarely fire."""
 OUTCOMES = ("dropped", "repaired", "flagged", "silent")
 
 Slot = tuple[str, str, tuple[str, ...]]
@@ -126,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
               f"sentence); error rate {args.rate:g} per value, one kind per run, seed {args.seed}")
         truth = run(paths, respond, folder / "truth.db")
         per_kind: dict[str, Counter[str]] = {}
+        rates: dict[str, float] = {}
         silent = wrong = predicted = 0
         for n, kind in enumerate(args.kinds.split(",")):
-            profile = ErrorProfile(kind, rate=args.rate, seed=args.seed + n, injected=INJECTED)
+            rate = INJECTED_RATE if kind == "injected_text" else args.rate
+            profile = ErrorProfile(kind, rate=rate, seed=args.seed + n, injected=INJECTED)
             got = run(paths, profile.wrap(respond, _section), folder / f"{kind}.db")
             counts: Counter[str] = Counter()
             docs = {p.stem for p in paths}
@@ -140,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 seen.add(slot)
                 counts[fate(slot, truth, got)] += 1
             per_kind[kind] = counts
+            rates[kind] = rate
             predicted += len(got)
             for slot, fact in got.items():
                 honest = truth.get(slot)
@@ -148,11 +154,12 @@ def main(argv: list[str] | None = None) -> int:
                     wrong += 1
                 elif not ok and fact.status is not CheckStatus.FLAGGED:
                     silent += 1
-        print(f"\n{'error kind':<18} {'n':>5} " + " ".join(f"{o:>9}" for o in (*OUTCOMES, "wrong")))
+        header = " ".join(f"{o:>9}" for o in (*OUTCOMES, "wrong"))
+        print(f"\n{'error kind':<18} {'rate':>5} {'n':>5} {header}")
         for kind, counts in per_kind.items():
             total = sum(counts.values())
             shares = " ".join(f"{100 * counts[o] / max(total, 1):8.1f}%" for o in (*OUTCOMES, "wrong"))
-            print(f"{kind:<18} {total:>5} {shares}")
+            print(f"{kind:<18} {rates[kind]:>5.2f} {total:>5} {shares}")
         print(f"silent: {100 * silent / max(predicted, 1):.2f}% of {predicted} predicted figures; "
               f"wrong repairs: {wrong}")
     return 0

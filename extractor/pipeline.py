@@ -24,11 +24,11 @@ from extractor.core.errors import ExtractorError, IngestError
 from extractor.core.records import Fact, FinalAccounts, assemble
 from extractor.core.settings import Settings
 from extractor.core.types import DocumentData, ExtractionResult, Extractor
+from extractor.extractors.rules import RulesExtractor
 from extractor.ingest import iter_input_files, read_pages, sha256_of
 from extractor.normalize import normalize_pages
 from extractor.ocr import OcrEngine
-from extractor.reconcile import reconcile
-from extractor.reconcile.findings import document_findings
+from extractor.reconcile.document import reconcile_document
 from extractor.reconcile.labels import admit
 from extractor.store import CheckResult as StoredCheck
 from extractor.store import Repair as StoredRepair
@@ -224,13 +224,17 @@ def reconcile_stage(store: Store, run_id: int, doc: DocumentData, facts: list[Fa
 
     The latest finished run of *another* extractor on the same document supplies second
     readings (rules vs model): agreement can verify a value, and a differing reading is
-    a repair candidate that the checks must still prove.
+    a repair candidate that the checks must still prove. A model run with no such run
+    gets the rules extractor's reading (a few hundredths of a second), so a figure the
+    model took from the wrong sentence is not left unchecked.
     """
     run = store.get_run(run_id)
     alternates = store.other_extractor_facts(doc.sha256, run.extractor, run_id)
-    result = reconcile(facts, alternates=alternates or None)
-    department = next((str(f.value) for f in facts if f.field == "meta.department" and f.value), None)
-    store.save_findings(run_id, doc.sha256, document_findings(result, doc, department=department))
+    if not alternates and run.extractor != RulesExtractor.name:
+        alternates = admit(RulesExtractor().extract(doc).facts, doc).facts
+    done = reconcile_document(doc, facts, alternates=alternates or None)
+    result = done.result
+    store.save_findings(run_id, doc.sha256, done.findings)
     store.save_checks(
         run_id, doc.sha256,
         [StoredCheck(run_id=run_id, document=doc.sha256, rule=c.rule, name=c.name, passed=c.passed,

@@ -23,11 +23,10 @@ from extractor.numbers import NumberFormatError, parse_amount
 from extractor.reconcile.labels import FieldLabels, default_labels
 from extractor.reconcile.models import CheckResult, FigureRef, ReconcileResult, fmt_number
 from extractor.reconcile.repair import ocr_candidates
+from extractor.reconcile.textchecks import title_years
 
 _CLEAN = re.compile(r"^[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s*"
                     r"(?:万元|元|亿元|个|人次|人|辆|批次|批|台)?$")
-_YEAR_TITLE = re.compile(r"(20\d{2})\s*年度?[^\n。，,]{0,20}?决算")
-_NOT_TITLE = ("与", "比", "较", "上年", "相比", "对比")
 _DEPT_LINE = re.compile(r"(?:编制单位|单位名称|部门名称|填报单位)\s*[:：]\s*([\u4e00-\u9fff（）()]{3,40})")
 _COMPARE = re.compile(r"决算数?\s*(大于|高于|超过|多于|小于|低于|少于|等于)\s*(?:年初)?预算数?")
 _AMOUNT = r"((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s*(?:万元|元|亿元))"
@@ -51,11 +50,15 @@ def _certain(ref: FigureRef, doc: DocumentData | None) -> bool:
     return True
 
 
+def _num(ref: FigureRef) -> float:
+    return ref.value if isinstance(ref.value, float | int) else float("nan")
+
+
 def _slip_apart(a: FigureRef, b: FigureRef) -> bool:
     """One value is a single OCR slip (or 元/万元 slip) of the other."""
     for x, y in ((a, b), (b, a)):
-        for cand in ocr_candidates(x.value, decimals=x.decimals, raw=x.raw):
-            if abs(cand.value - y.value) <= 0.005:
+        for cand in ocr_candidates(_num(x), decimals=x.decimals, raw=x.raw):
+            if abs(cand.value - _num(y)) <= 0.005:
                 return True
     return False
 
@@ -87,8 +90,8 @@ def _printed_differently(check: CheckResult, repaired: set[str], doc: DocumentDa
 def _explained_by_slip(check: CheckResult) -> bool:
     """A single OCR slip of one figure closes the sum: likely our reading, not the report."""
     for n, ref in enumerate(check.figures):
-        for cand in ocr_candidates(ref.value, decimals=ref.decimals, raw=ref.raw):
-            delta = cand.value - ref.value
+        for cand in ocr_candidates(_num(ref), decimals=ref.decimals, raw=ref.raw):
+            delta = cand.value - _num(ref)
             diff = check.difference + (delta if n == 0 else -delta)
             if abs(diff) <= check.tolerance + 1e-9:
                 return True
@@ -113,26 +116,14 @@ def _not_sum(check: CheckResult, repaired: set[str], doc: DocumentData | None) -
                  f"{fmt_number(check.expected)} (off by {fmt_number(abs(check.difference))})"))
 
 
-def _line_of(text: str, pos: int) -> str:
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    return text[start: end if end >= 0 else len(text)]
-
-
 def _year_findings(doc: DocumentData) -> list[DocumentFinding]:
-    text = doc.normalized.text
-    years: Counter[str] = Counter()
-    first: dict[str, FindingStatement] = {}
-    for match in _YEAR_TITLE.finditer(text):
-        line = _line_of(text, match.start())
-        lead = text[max(0, match.start() - 6): match.start()]
-        if len(line.strip()) > 60 or any(w in lead for w in _NOT_TITLE):
-            continue  # a sentence comparing with another year, not a title or heading
-        years[match[1]] += 1
-        first.setdefault(match[1], FindingStatement(quote=line.strip(), page=doc.page_at(match.start()),
-                                                    value=int(match[1])))
+    found = title_years(doc)
+    years = Counter(t.year for t in found)
     if len(years) < 2:
         return []
+    first: dict[int, FindingStatement] = {}
+    for t in found:
+        first.setdefault(t.year, t.statement)
     main = years.most_common(1)[0][0]
     return [DocumentFinding(kind="year_inconsistent", fields=["meta.fiscal_year"],
                             statements=[first[main], *(first[y] for y in years if y != main)],

@@ -53,6 +53,8 @@ class FieldLabels(BaseModel):
     actual_words: list[str] = Field(min_length=1)
     last_year_words: list[str] = Field(default_factory=list)
     fields: dict[str, FieldLabel]
+    class_codes: dict[str, list[str]] = Field(default_factory=dict)
+    """3-digit 功能分类 class code → the class names printed for it."""
     mandatory_tables: dict[str, list[str]] = Field(default_factory=dict)
     """Title → patterns (any finds it) of each table the national template requires."""
 

@@ -37,7 +37,8 @@ class FigureRef(BaseModel):
     slot: str
     field: str
     key: dict[str, str | None] | None = None
-    value: float
+    value: float | str
+    """The figure (万元, count, percent); a name for the text checks of ``meta.department``."""
     decimals: int | None = None
     role: str = "finding"
     """``finding`` (the slot's value), ``mention`` (another copy in the document) or
@@ -100,7 +101,9 @@ class ReconcileResult(BaseModel):
         return [c for c in self.checks if not c.passed]
 
 
-def fmt_number(value: float) -> str:
+def fmt_number(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
     return f"{value:.6f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
 
 

@@ -47,8 +47,8 @@ class ErrorProfile:
     kind: str
     rate: float = 0.1
     seed: int = 0
-    injected: tuple[str, str, str] | None = None
-    """(quote, field attr in the summary reply, printed value)."""
+    injected: tuple[str, tuple[str, ...], str] | None = None
+    """(quote, the summary reply's attrs the model copies it into, printed value)."""
     errors: list[InjectedError] = field(default_factory=list)
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
@@ -143,8 +143,11 @@ class ErrorProfile:
     def _inject(self, section: str, answer: dict[str, Any], user: str) -> None:
         if self.injected is None or section != "summary":
             return
-        quote, attr, printed = self.injected
-        if printed in user and self._rng.random() < self.rate:
-            before = str((answer.get(attr) or {}).get("value", ""))
-            answer[attr] = {"value": printed, "unit": "万元", "quote": quote}
-            self._record(section, SECTIONS[section].scalars[attr], None, before, printed)
+        quote, attrs, printed = self.injected
+        if printed not in user:
+            return
+        for attr in attrs:
+            if self._rng.random() < self.rate:
+                before = str((answer.get(attr) or {}).get("value", ""))
+                answer[attr] = {"value": printed, "unit": "万元", "quote": quote}
+                self._record(section, SECTIONS[section].scalars[attr], None, before, printed)
