@@ -28,7 +28,7 @@ def reconcile_document(doc: DocumentData, facts: list[Fact], *, alternates: list
                        options: ReconcileOptions | None = None) -> DocumentReconciliation:
     spec = labels or default_labels()
     result = reconcile(facts, alternates=alternates, options=options, catalog=catalog)
-    extra = text_checks(result.facts, doc, spec, options)
+    extra = text_checks(result.facts, doc, spec)
     verified = {slot_label(f.slot_id()) for f in primary_facts(result.facts)
                 if f.status is CheckStatus.VERIFIED}
     stated: list[DocumentFinding] = []
@@ -40,7 +40,7 @@ def reconcile_document(doc: DocumentData, facts: list[Fact], *, alternates: list
                 kind="wording_contradicts_figures", fields=[ref.field],
                 statements=[FindingStatement(quote=ref.quote, page=ref.page, value=ref.value)],
                 message=f"the change printed beside {ref.slot} does not match it: {check.summary}"))
-    apply_text_checks(result.facts, extra)
+    apply_text_checks(result.facts, extra, options)
     result.checks += extra
     department = next((str(f.value) for f in result.facts if f.field == "meta.department" and f.value), None)
     findings = document_findings(result, doc, department=department, labels=spec)

@@ -136,7 +136,7 @@ def _code_checks(facts: list[Fact], labels: FieldLabels) -> list[CheckResult]:
     return out
 
 
-def _change_checks(facts: list[Fact], doc: DocumentData, options: ReconcileOptions) -> list[CheckResult]:
+def _change_checks(facts: list[Fact], doc: DocumentData) -> list[CheckResult]:
     """``Z万元。与上年相比，增加X万元，增长Y%``: Y = 100·X / (Z − X) (减少: Z + X)."""
     text = doc.normalized.text
     at: dict[tuple[object, ...], Fact] = {}
@@ -175,30 +175,29 @@ def _change_checks(facts: list[Fact], doc: DocumentData, options: ReconcileOptio
                         quote=text[max(0, offset - 20): match.end()], raw=last.group(0))
         result = _check("text.stated_change", "与上年（年初预算）相比的增减额与增减率一致", passed, [ref],
                         f"stated {y}% vs 100 × {fmt_number(x)} / {fmt_number(base)} = {expected:.4f}%")
-        result.tolerance = tol / slope if slope > 0 else float("inf")
-        result.independent = passed and result.tolerance <= options.verify_limit
+        result.tolerance = tol / slope if slope > 0 else float("inf")  # how far the figure may move
         out.append(result)
     return out
 
 
-def text_checks(facts: list[Fact], doc: DocumentData, labels: FieldLabels,
-                options: ReconcileOptions | None = None) -> list[CheckResult]:
-    opts = options or ReconcileOptions()
+def text_checks(facts: list[Fact], doc: DocumentData, labels: FieldLabels) -> list[CheckResult]:
     return [*_year_check(facts, doc), *_department_check(facts, doc), *_code_checks(facts, labels),
-            *_change_checks(facts, doc, opts)]
+            *_change_checks(facts, doc)]
 
 
-def apply_text_checks(facts: Iterable[Fact], checks: list[CheckResult]) -> None:
+def apply_text_checks(facts: Iterable[Fact], checks: list[CheckResult],
+                      options: ReconcileOptions | None = None) -> None:
     """Statuses: a failing text check flags what it blames; a passing one that pins its
-    figure (a title year stated alike, a printed change that fixes the figure's digits)
-    verifies a value nothing else had checked."""
+    figure (a title year stated alike, a printed change that fixes the figure's digits to
+    within the verify limit) verifies a value nothing else had checked."""
+    limit = (options or ReconcileOptions()).verify_limit
     by_slot: dict[str, Fact] = {slot_label(f.slot_id()): f for f in primary_facts(list(facts))}
     for check in checks:
         for slot in check.blamed if not check.passed else []:
             blamed = by_slot.get(slot)
             if blamed is not None and blamed.status is not CheckStatus.REPAIRED:
                 blamed.status = CheckStatus.FLAGGED
-        if check.passed and check.independent:
+        if check.passed and check.independent and check.tolerance <= limit:
             for ref in check.figures:
                 pinned = by_slot.get(ref.slot)
                 if pinned is not None and pinned.status is CheckStatus.UNCHECKED:
