@@ -197,6 +197,8 @@ def problem(fact: Fact, doc: DocumentData | None, labels: FieldLabels) -> str | 
     text = label_text(fact, doc)
     if spec is None or text is None:
         return None
+    if text.column_known and not text.near:
+        return "nothing labels the number (it opens its quote)"
     if spec.any and not any(w in text.subject for w in spec.any):
         return f"the label does not name the field (none of {'/'.join(spec.any)} in {text.subject[-40:]!r})"
     if NUMBER_RE.search(fact.raw or "") is None:

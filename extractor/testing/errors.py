@@ -67,7 +67,8 @@ class ErrorProfile:
             answer = json.loads(reply.content)
             user = next((m.get("content") for m in request.get("messages", [])
                          if m.get("role") == "user"), "")
-            with self._lock:
+            with self._lock:  # draws depend on the request, not on the order requests arrive in
+                self._rng = random.Random(f"{self.seed}:{self.kind}:{section}:{user}")
                 self._spoil(section, answer, str(user))
             return Reply.json(answer)
         return handler
