@@ -18,7 +18,8 @@ from extractor.normalize import normalize_pages
 from extractor.reconcile import Catalog, reconcile
 from extractor.reconcile.coverage import coverage
 from extractor.reconcile.document import reconcile_document
-from extractor.reconcile.labels import FieldLabels, default_labels
+from extractor.reconcile.labels import FieldLabels, admit, default_labels, hints
+from extractor.reconcile.sources import source_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,3 +150,19 @@ def test_checks_coverage_prints_a_row_per_field(tmp_path: Path, capsys: pytest.C
     assert rows["summary.income_grand_total"][1:3] == ["1", "0"]
     assert rows["meta.fiscal_year"][2] == "0"  # the title years agree: touched by text.fiscal_year
     assert out[-1].startswith("all fields")
+
+
+def test_two_copies_of_the_same_digits_in_one_quote_are_two_statements() -> None:
+    quote = "国内公务接待支出0万元，接待0批次，0人次"
+    batches = Fact(field="three_public.reception_batches", value=0, raw="0", decimals=0,
+                   evidence=Evidence(quote=quote, start=10, end=10 + len(quote)))
+    persons = batches.model_copy(update={"field": "three_public.reception_persons"})
+    result = reconcile([batches, persons])
+    (check,) = [c for c in result.checks if c.rule == "three_public.batches_le_persons"]
+    assert check.independent
+    both = "“三公”经费全年预算6.04万元，支出决算6.04万元"
+    budget = fact("three_public.budget_total", 6.04, both, 50)
+    actual = fact("three_public.actual_total", 6.04, both, 50)
+    assert admit([budget, actual]).rejected == []  # each names its own copy: 预算 / 决算
+    labels = default_labels()
+    assert source_of(budget, hints(budget.field, labels)) != source_of(actual, hints(actual.field, labels))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from extractor.core.records import Fact
 from extractor.reconcile.catalog import SlotId
 from extractor.reconcile.evaluation import Figure, figure_kind, value_places
+from extractor.reconcile.labels import default_labels, hints
 from extractor.reconcile.models import CHECKED_KINDS, FigureRef, is_number
 from extractor.reconcile.sources import Source, shared, source_of
 
@@ -68,7 +69,8 @@ class Book:
         return w.fact if w else self.primary[sid]
 
     def source(self, sid: SlotId) -> Source | None:
-        return source_of(self.fact(sid))
+        fact = self.fact(sid)
+        return source_of(fact, hints(fact.field, default_labels()))
 
     def independent(self, slots: tuple[SlotId, ...]) -> bool:
         """No two of these figures are one printed number read twice."""

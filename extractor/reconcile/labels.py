@@ -28,7 +28,7 @@ from extractor.core.records import AUX_PREFIX, Fact, field_kind
 from extractor.core.types import DocumentData
 from extractor.doctypes import FINAL_ACCOUNTS
 from extractor.numbers import NUMBER_RE, UNIT_FACTORS, NumberFormatError, parse_decimal
-from extractor.reconcile.sources import number_offset
+from extractor.reconcile.sources import Hints, number_offset
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _UNIT_LINE = re.compile(r"单位\s*[:：]\s*(万元|元)")
@@ -100,7 +100,7 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", text) if not ch.isspace())
 
 
-def label_text(fact: Fact, doc: DocumentData | None) -> LabelText | None:
+def label_text(fact: Fact, doc: DocumentData | None, labels: FieldLabels | None = None) -> LabelText | None:
     ev = fact.evidence
     if ev is None:
         return None
@@ -115,7 +115,7 @@ def label_text(fact: Fact, doc: DocumentData | None) -> LabelText | None:
     if not has_number:  # a zero in words (本表无数据): labelled by the title printed above it
         above = doc.normalized.text[max(0, ev.start - 200): ev.start] if doc and ev.start else ""
         return LabelText(_fold(f"{headings} {above} {quote}"), _fold(quote), False)
-    at = number_offset(quote, fact.raw)
+    at = number_offset(quote, fact.raw, hints(fact.field, labels or default_labels()))
     before, after = quote[:at], quote[at:at + len(fact.raw or "") + 4]
     near = ""
     for segment in reversed(NUMBER_RE.split(before)):
@@ -127,6 +127,16 @@ def label_text(fact: Fact, doc: DocumentData | None) -> LabelText | None:
     if tabular and chunk is not None:  # the column headers are printed above the row, in the chunk
         return LabelText(_fold(f"{headings} {chunk.text} {before}"), _fold(near), False)
     return LabelText(_fold(f"{headings} {before} {after}"), _fold(near), True)
+
+
+def hints(field: str, labels: FieldLabels) -> Hints:
+    """What to look for around a field's number when its quote prints the digits twice."""
+    spec = labels.fields.get(field)
+    if spec is None:
+        return ((), ())
+    before = labels.actual_words if spec.measure == "actual" else \
+        labels.budget_words if spec.measure == "budget" else []
+    return (spec.any, before)
 
 
 def _strip(text: str, words: list[str]) -> str:
@@ -194,7 +204,7 @@ def problem(fact: Fact, doc: DocumentData | None, labels: FieldLabels) -> str | 
     if fact.field.startswith(AUX_PREFIX) or field_kind(fact.field) not in _CHECKED:
         return None
     spec = labels.fields.get(fact.field)
-    text = label_text(fact, doc)
+    text = label_text(fact, doc, labels)
     if spec is None or text is None:
         return None
     if text.column_known and not text.near:
