@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from extractor.cli import main
-from extractor.core.records import CheckStatus, Evidence, Fact, FinalAccounts
+from extractor.core.records import CheckStatus, Evidence, Fact, FinalAccounts, primary_facts
 from extractor.extractors.model_schemas import SECTIONS
 from extractor.prompts import section_of_message
 from extractor.reconcile import reconcile
@@ -22,6 +22,7 @@ from extractor.reconcile.labels import admit
 from extractor.store import Store
 from extractor.testing import FakeOpenAI, Reply
 from extractor.testing.demo_responder import respond
+from extractor.testing.errors import ErrorProfile
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "samples" / "002_ede6ec7d9a9ccbff.txt"
@@ -171,3 +172,33 @@ def test_narrative_zero_against_table_is_exactly_that_finding(tmp_path: Path,
     assert sections[1].startswith("extraction flags")
     assert "figure_printed_differently" not in sections[1]
     assert "FINDING" not in "\n".join(sections[1:])
+
+
+def _stored(db: str) -> dict[tuple[str, tuple[str, ...]], Fact]:
+    store = Store.open(db)
+    (rd,) = store.run_documents(1)
+    return {f.slot_id(): f for f in primary_facts(store.facts(1, rd.document))
+            if not f.field.startswith(("aux.", "meta.")) and isinstance(f.value, int | float)}
+
+
+def _model_run(db: str, handler: Any) -> None:
+    with FakeOpenAI(handler) as srv:
+        assert main(["--db", db, "run", str(SAMPLE), "--extractor", "model",
+                     "--base-url", srv.base_url, "--model", "fake-model"]) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["misread_digit", "neighbour_figure", "unit_slip", "wrong_field",
+                                  "invented_quote"])
+def test_a_model_that_errs_leaves_no_wrong_figure_unflagged(kind: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    honest_db, spoilt_db = f"sqlite:///{tmp_path / 'honest.db'}", f"sqlite:///{tmp_path / 'spoilt.db'}"
+    _model_run(honest_db, respond)
+    profile = ErrorProfile(kind, rate=0.3, seed=7)
+    _model_run(spoilt_db, profile.wrap(respond, lambda r: section_of_message(r["messages"][0]["content"])))
+    capsys.readouterr()
+    assert len(profile.errors) >= 3, "the profile made its mistakes"
+    honest, spoilt = _stored(honest_db), _stored(spoilt_db)
+    wrong = [f for sid, f in spoilt.items() if sid not in honest  # a figure the honest run had not
+             or abs(float(f.value) - float(honest[sid].value)) > 0.005]  # type: ignore[arg-type]
+    assert all(f.status is CheckStatus.FLAGGED for f in wrong), [(f.field, f.value, f.status) for f in wrong]

@@ -51,6 +51,7 @@ class ErrorProfile:
     """(quote, the summary reply's attrs the model copies it into, printed value)."""
     errors: list[InjectedError] = field(default_factory=list)
     _rng: random.Random = field(init=False, repr=False)
+    _user: str = field(init=False, repr=False, default="")
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -69,6 +70,7 @@ class ErrorProfile:
                          if m.get("role") == "user"), "")
             with self._lock:  # draws depend on the request, not on the order requests arrive in
                 self._rng = random.Random(f"{self.seed}:{self.kind}:{section}:{user}")
+                self._user = str(user)
                 self._spoil(section, answer, str(user))
             return Reply.json(answer)
         return handler
@@ -110,7 +112,7 @@ class ErrorProfile:
         if self.kind == "misread_digit":
             new = {**cited, "value": self._misread(value)}
         elif self.kind == "neighbour_figure":
-            others = [m.group(0) for m in _NUMBER.finditer(quote) if m.group(0) not in value]
+            others = [n for n in self._neighbours(quote) if n not in value]
             if others:
                 new = {**cited, "value": self._rng.choice(others)}
         elif self.kind == "unit_slip" and _NUMBER.search(value):
@@ -133,6 +135,16 @@ class ErrorProfile:
         if new is not None and new.get("value") != value:
             holder[attr] = new
             self._record(section, path, key, value, str(new["value"]))
+
+    def _neighbours(self, quote: str) -> list[str]:
+        """Numbers of the quote's own line and the lines above and below it in the request
+        (the next column, the row above or below: budget for actual, last year for this)."""
+        lines = self._user.split("\n")
+        head = quote.split("\n", 1)[0].strip()
+        at = next((i for i, line in enumerate(lines) if head and head in line), None)
+        near = quote if at is None else "\n".join([*lines[max(0, at - 1): at + 2], quote])
+        return [m.group(0) for m in _NUMBER.finditer(near)
+                if not re.fullmatch(r"20\d\d", m.group(0))]  # a year is no neighbouring figure
 
     def _misread(self, value: str) -> str:
         spots = [i for i, ch in enumerate(value) if ch.isdigit()]
