@@ -166,3 +166,18 @@ def test_two_copies_of_the_same_digits_in_one_quote_are_two_statements() -> None
     assert admit([budget, actual]).rejected == []  # each names its own copy: 预算 / 决算
     labels = default_labels()
     assert source_of(budget, hints(budget.field, labels)) != source_of(actual, hints(actual.field, labels))
+
+
+def test_a_unit_printed_after_the_quote_still_decides() -> None:
+    text = "行政运行（项）。年初预算为1560.05万元，支出决算为1511.89万元。\n"
+    doc = document(text)
+    quote = "年初预算为1560.05万元，支出决算为1511.89"
+    start = doc.normalized.text.index(quote)
+
+    def read(value: float) -> Fact:
+        return Fact(field="general_budget.items.actual", key={"item": "行政运行"}, value=value, raw="1511.89",
+                    decimals=2, evidence=Evidence(quote=quote, start=start, end=start + len(quote)))
+
+    assert admit([read(1511.89)], doc).rejected == []
+    (slip,) = admit([read(0.151189)], doc).rejected
+    assert "万元" in slip.reason

@@ -68,10 +68,24 @@ def source_of(fact: Fact, hints: Hints = ((), ())) -> Source | None:
         return None
     if ev.bbox is not None and ev.page is not None:
         return ("cell", ev.page, tuple(round(v, 1) for v in ev.bbox))
+    if not _prints_number(fact):  # a blank cell or a zero in words: its own statement
+        return ("words", ev.start, ev.chunk_index, ev.quote, fact.field)
     offset = number_offset(ev.quote, fact.raw, hints)
     if ev.start is not None:
         return ("text", ev.start + offset)
     return ("quote", ev.chunk_index, ev.quote, offset)
+
+
+def _prints_number(fact: Fact) -> bool:
+    """Whether ``raw`` prints the figure's digits (a blank cell's row or 无此项 does not)."""
+    raw = fact.raw or ""
+    tokens = [m.group(0) for m in NUMBER_RE.finditer(raw)]
+    if not tokens:
+        return False
+    if fact.value == 0:
+        plain = [t.replace(",", "") for t in tokens]
+        return any(float(t) == 0 for t in plain if t.replace(".", "").isdigit())
+    return True
 
 
 def shared(sources: list[Source | None]) -> bool:

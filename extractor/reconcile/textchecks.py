@@ -20,7 +20,7 @@ from extractor.core.records import CheckStatus, Fact, FindingStatement, normaliz
 from extractor.core.types import DocumentData
 from extractor.numbers import NumberFormatError, parse_amount, parse_decimal
 from extractor.reconcile.book import slot_label
-from extractor.reconcile.labels import FieldLabels
+from extractor.reconcile.labels import FieldLabels, hints
 from extractor.reconcile.models import CheckResult, FigureRef, ReconcileOptions, fmt_number
 from extractor.reconcile.sources import source_of
 
@@ -136,12 +136,12 @@ def _code_checks(facts: list[Fact], labels: FieldLabels) -> list[CheckResult]:
     return out
 
 
-def _change_checks(facts: list[Fact], doc: DocumentData) -> list[CheckResult]:
+def _change_checks(facts: list[Fact], doc: DocumentData, labels: FieldLabels) -> list[CheckResult]:
     """``Z万元。与上年相比，增加X万元，增长Y%``: Y = 100·X / (Z − X) (减少: Z + X)."""
     text = doc.normalized.text
     at: dict[tuple[object, ...], Fact] = {}
     for fact in primary_facts(facts):
-        src = source_of(fact)
+        src = source_of(fact, hints(fact.field, labels))
         if src is not None and src[0] == "text" and isinstance(fact.value, int | float) \
                 and not fact.field.startswith(("aux.", "meta.")):
             at[src] = fact
@@ -182,7 +182,7 @@ def _change_checks(facts: list[Fact], doc: DocumentData) -> list[CheckResult]:
 
 def text_checks(facts: list[Fact], doc: DocumentData, labels: FieldLabels) -> list[CheckResult]:
     return [*_year_check(facts, doc), *_department_check(facts, doc), *_code_checks(facts, labels),
-            *_change_checks(facts, doc)]
+            *_change_checks(facts, doc, labels)]
 
 
 def apply_text_checks(facts: Iterable[Fact], checks: list[CheckResult],
