@@ -9,7 +9,10 @@ own inconsistencies (document findings) apart from doubts about our reading.
 - :mod:`.book`, :mod:`.sources`: current figures, their statements and where each was printed;
 - :mod:`.engine`: repair rounds and per-value status;
 - :mod:`.labels`: whether a quote or a table cell names the field its value was taken for;
+- :mod:`.textchecks`: what the text supports beyond arithmetic (year, department, item
+  codes, printed changes against last year);
 - :mod:`.findings`: document findings (the report disagrees with itself);
+- :mod:`.document`: all of it for one document, as the pipeline runs it;
 - :mod:`.coverage`: which values no check and no second reading touches.
 """
 
