@@ -169,7 +169,7 @@ def test_two_copies_of_the_same_digits_in_one_quote_are_two_statements() -> None
 
 
 def test_a_unit_printed_after_the_quote_still_decides() -> None:
-    text = "行政运行（项）。年初预算为1560.05万元，支出决算为1511.89万元。\n"
+    text = "行政运行（项）。年初预算为1560.05万元，支出决算为1511.89万\n元。\n"  # 万 | 元 across lines
     doc = document(text)
     quote = "年初预算为1560.05万元，支出决算为1511.89"
     start = doc.normalized.text.index(quote)

@@ -175,10 +175,11 @@ def _unit_problem(fact: Fact, doc: DocumentData | None) -> str | None:
     unit = next((u for u in ("亿元", "万元", "元") if tail.startswith(u)), None)
     if unit is None:
         offset = number_offset(ev.quote, raw) + len(match.group(0))
-        after = ev.quote[offset:]
-        if not after.strip() and doc is not None and ev.end is not None:  # the quote stops at the number
-            after = doc.normalized.text[ev.end: ev.end + 6]
-        after = after.lstrip()
+        after = _fold(ev.quote[offset:])
+        if not after and doc is not None and ev.start is not None:  # the quote stops at the number
+            window = _fold(doc.normalized.text[ev.start: ev.start + len(ev.quote) + 40])
+            at = window.find(_fold(ev.quote))
+            after = window[at + len(_fold(ev.quote)):] if at >= 0 else ""
         unit = next((u for u in ("亿元", "万元", "元") if after.startswith(u)), None)
     if unit is None:
         unit = _table_unit(ev.chunk_index, doc)
