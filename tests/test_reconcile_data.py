@@ -181,3 +181,34 @@ def test_a_unit_printed_after_the_quote_still_decides() -> None:
     assert admit([read(1511.89)], doc).rejected == []
     (slip,) = admit([read(0.151189)], doc).rejected
     assert "万元" in slip.reason
+
+
+def cell(field: str, value: float, row: str, column: str, box: tuple[float, float, float, float]) -> Fact:
+    """A value read from a table cell: quote = the cell text, labels = its row and column."""
+    return Fact(field=field, value=value, raw=f"{value:.2f}", decimals=2, priority=20,
+                evidence=Evidence(quote=f"{value:,.2f}", page=5, bbox=box, row_label=row,
+                                  column_header=column))
+
+
+def test_a_table_cell_supports_the_field_its_row_and_column_name() -> None:
+    box = (100.0, 200.0, 160.0, 212.0)
+    income = cell("income_sources.general_budget_appropriation", 2940.05, "一、一般公共预算财政拨款收入",
+                  "决算数", box)
+    assert admit([income]).rejected == []
+    as_expense = income.model_copy(update={"field": "general_budget.actual_total"})
+    assert "收入" in admit([as_expense]).rejected[0].reason
+    budget_col = cell("general_budget.items.actual", 838.9, "行政运行", "年初预算数", box)
+    assert "预算" in admit([budget_col]).rejected[0].reason
+    as_budget = budget_col.model_copy(update={"field": "general_budget.items.budget_at_start"})
+    assert admit([as_budget]).rejected == []
+
+
+def test_one_cell_read_for_two_fields_confirms_nothing() -> None:
+    box = (300.0, 400.0, 360.0, 412.0)
+    total = cell("summary.income_grand_total", 2995.39, "总计", "决算数", box)
+    twice = cell("summary.expense_grand_total", 2995.39, "总计", "决算数", box)
+    result = reconcile([total, twice])
+    assert result.checks[0].passed and not result.checks[0].independent
+    assert all(f.status is CheckStatus.UNCHECKED for f in result.facts)
+    other = cell("summary.expense_grand_total", 2995.39, "总计", "决算数", (500.0, 400.0, 560.0, 412.0))
+    assert all(f.status is CheckStatus.VERIFIED for f in reconcile([total, other]).facts)
