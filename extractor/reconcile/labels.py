@@ -28,7 +28,7 @@ from extractor.core.records import AUX_PREFIX, Fact, field_kind
 from extractor.core.types import DocumentData
 from extractor.doctypes import FINAL_ACCOUNTS
 from extractor.numbers import NUMBER_RE, UNIT_FACTORS, NumberFormatError, parse_decimal
-from extractor.reconcile.sources import Hints, number_offset
+from extractor.reconcile.sources import Hints, number_offset, prints_number
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _UNIT_LINE = re.compile(r"单位\s*[:：]\s*(万元|元)")
@@ -111,10 +111,11 @@ def label_text(fact: Fact, doc: DocumentData | None, labels: FieldLabels | None 
         near = f"{ev.row_label or ''} {ev.column_header or ''}"
         return LabelText(_fold(f"{headings} {near} {ev.quote}"), _fold(near), bool(ev.column_header))
     quote = ev.quote
-    has_number = NUMBER_RE.search(fact.raw or "") is not None
-    if not has_number:  # a zero in words (本表无数据): labelled by the title printed above it
+    row = "\t" in quote or (chunk is not None and chunk.kind == "table") or not _CJK.search(quote)
+    if not prints_number(fact):  # a zero in words (本表无数据) or a blank cell: labelled by the
         above = doc.normalized.text[max(0, ev.start - 200): ev.start] if doc and ev.start else ""
-        return LabelText(_fold(f"{headings} {above} {quote}"), _fold(quote), False)
+        table = chunk.text if row and chunk is not None else ""  # title and headers printed above
+        return LabelText(_fold(f"{headings} {above} {table} {quote}"), _fold(quote), False)
     at = number_offset(quote, fact.raw, hints(fact.field, labels or default_labels()))
     before, after = quote[:at], quote[at:at + len(fact.raw or "") + 4]
     near = ""
@@ -122,8 +123,7 @@ def label_text(fact: Fact, doc: DocumentData | None, labels: FieldLabels | None 
         if segment and _CJK.search(segment):
             near = segment
             break
-    tabular = ("\t" in quote or (chunk is not None and chunk.kind == "table") or not _CJK.search(quote)
-               or before.rstrip()[-1:].isdigit())
+    tabular = row or before.rstrip()[-1:].isdigit()
     if tabular and chunk is not None:  # the column headers are printed above the row, in the chunk
         return LabelText(_fold(f"{headings} {chunk.text} {before}"), _fold(near), False)
     return LabelText(_fold(f"{headings} {before} {after}"), _fold(near), True)
@@ -215,7 +215,7 @@ def problem(fact: Fact, doc: DocumentData | None, labels: FieldLabels) -> str | 
         return "nothing labels the number (it opens its quote)"
     if spec.any and not any(w in text.subject for w in spec.any):
         return f"the label does not name the field (none of {'/'.join(spec.any)} in {text.subject[-40:]!r})"
-    if NUMBER_RE.search(fact.raw or "") is None:
+    if not prints_number(fact):
         return None  # a zero stated in words (无此项收入和支出) may name several fields at once
     clash = next((w for w in spec.not_near if w in text.near), None)
     if clash is not None and not any(w in text.near for w in spec.own):

@@ -68,7 +68,7 @@ def source_of(fact: Fact, hints: Hints = ((), ())) -> Source | None:
         return None
     if ev.bbox is not None and ev.page is not None:
         return ("cell", ev.page, tuple(round(v, 1) for v in ev.bbox))
-    if not _prints_number(fact):  # a blank cell or a zero in words: its own statement
+    if not prints_number(fact):  # a blank cell or a zero in words: its own statement
         return ("words", ev.start, ev.chunk_index, ev.quote, fact.field)
     offset = number_offset(ev.quote, fact.raw, hints)
     if ev.start is not None:
@@ -76,10 +76,13 @@ def source_of(fact: Fact, hints: Hints = ((), ())) -> Source | None:
     return ("quote", ev.chunk_index, ev.quote, offset)
 
 
-def _prints_number(fact: Fact) -> bool:
-    """Whether ``raw`` prints the figure's digits (a blank cell's row or 无此项 does not)."""
+def prints_number(fact: Fact) -> bool:
+    """Whether the quote prints the figure's digits (a blank cell's row, 无此项支出 or
+    本表无数据 state a zero without printing one)."""
     raw = fact.raw or ""
-    tokens = [m.group(0) for m in NUMBER_RE.finditer(raw)]
+    quote = fact.evidence.quote if fact.evidence else raw
+    bare = quote.replace(",", "")
+    tokens = [m.group(0) for m in NUMBER_RE.finditer(raw) if m.group(0).replace(",", "") in bare]
     if not tokens:
         return False
     if fact.value == 0:
