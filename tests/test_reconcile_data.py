@@ -212,3 +212,27 @@ def test_one_cell_read_for_two_fields_confirms_nothing() -> None:
     assert all(f.status is CheckStatus.UNCHECKED for f in result.facts)
     other = cell("summary.expense_grand_total", 2995.39, "总计", "决算数", (500.0, 400.0, 560.0, 412.0))
     assert all(f.status is CheckStatus.VERIFIED for f in reconcile([total, other]).facts)
+
+
+def test_a_printed_share_its_proven_figures_contradict_is_a_finding() -> None:
+    text = ("一般公共预算财政拨款支出100.00万元。一般公共服务支出（类）60.00万元，占70.00%；"
+            "教育支出（类）40.00万元，占40.00%。\n")
+    doc = document(text)
+
+    def at(quote: str) -> int:
+        return doc.normalized.text.index(quote)
+
+    def pct(name: str, value: float, quote: str) -> Fact:
+        return Fact(field="aux.pct.general_budget.classes.actual", key={"name": name}, value=value,
+                    raw=f"{value:.2f}%", decimals=2, evidence=Evidence(quote=quote, start=at(quote)))
+
+    total = "一般公共预算财政拨款支出100.00万元"
+    public, education = "一般公共服务支出（类）60.00万元", "教育支出（类）40.00万元"
+    facts = [fact("general_budget.actual_total", 100.0, total, at(total)),
+             fact("general_budget.classes.actual", 60.0, public, at(public), key={"name": "一般公共服务"}),
+             fact("general_budget.classes.actual", 40.0, education, at(education), key={"name": "教育"}),
+             pct("一般公共服务", 70.0, public + "，占70.00%"), pct("教育", 40.0, education + "，占40.00%")]
+    done = reconcile_document(doc, facts)
+    (finding,) = [f for f in done.findings if f.kind == "wording_contradicts_figures"]
+    assert "70.00%" in finding.message and "60.00%" in finding.message
+    assert {f.status for f in done.result.facts if not f.field.startswith("aux.")} == {CheckStatus.VERIFIED}

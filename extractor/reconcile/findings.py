@@ -183,6 +183,24 @@ def _wording_findings(doc: DocumentData) -> list[DocumentFinding]:
     return out
 
 
+def _stated_rate(check: CheckResult, repaired: set[str], doc: DocumentData | None) -> DocumentFinding | None:
+    """A printed share or completion rate that its own printed figures contradict, when
+    the figures are proven elsewhere (the check blames only the percentage)."""
+    if check.passed or check.kind != "ratio" or len(check.figures) != 3:
+        return None
+    stated = check.figures[0]
+    if check.blamed != [stated.slot] or any(_field_path(r) in repaired for r in check.figures) \
+            or not all(_certain(r, doc) for r in check.figures[1:]) or stated.raw is None \
+            or not re.fullmatch(r"\d+(?:\.\d+)?\s*[%％]", stated.raw.strip()):
+        return None
+    target = check.figures[1]
+    return DocumentFinding(
+        kind="wording_contradicts_figures", fields=[_field_path(target), _field_path(check.figures[2])],
+        statements=[_statement(r) for r in check.figures],
+        message=f"{check.name}: the report prints {stated.raw.strip()} but its figures give "
+                f"{check.expected:.2f}%")
+
+
 def document_findings(result: ReconcileResult, doc: DocumentData | None = None, *,
                       department: str | None = None, labels: FieldLabels | None = None
                       ) -> list[DocumentFinding]:
@@ -190,7 +208,8 @@ def document_findings(result: ReconcileResult, doc: DocumentData | None = None, 
     repaired = {r.slot for r in result.repairs}
     out: list[DocumentFinding] = []
     for check in result.checks:
-        found = _printed_differently(check, repaired, doc) or _not_sum(check, repaired, doc)
+        found = (_printed_differently(check, repaired, doc) or _not_sum(check, repaired, doc)
+                 or _stated_rate(check, repaired, doc))
         if found is not None:
             out.append(found)
     if doc is not None:
