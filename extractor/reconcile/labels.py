@@ -101,6 +101,10 @@ def _fold(text: str) -> str:
 
 
 def label_text(fact: Fact, doc: DocumentData | None, labels: FieldLabels | None = None) -> LabelText | None:
+    """The text that says what a figure is: a cell's row label and column header; a
+    sentence's words before the number; for a table row quoted whole, the table (its title
+    and header rows) since the column cannot be told; for a zero stated in words or a blank
+    cell, what is printed above it."""
     ev = fact.evidence
     if ev is None:
         return None
@@ -112,9 +116,9 @@ def label_text(fact: Fact, doc: DocumentData | None, labels: FieldLabels | None 
         return LabelText(_fold(f"{headings} {near} {ev.quote}"), _fold(near), bool(ev.column_header))
     quote = ev.quote
     row = "\t" in quote or (chunk is not None and chunk.kind == "table") or not _CJK.search(quote)
-    if not prints_number(fact):  # a zero in words (本表无数据) or a blank cell: labelled by the
+    if not prints_number(fact):  # a zero in words (本表无数据) or a blank cell
         above = doc.normalized.text[max(0, ev.start - 200): ev.start] if doc and ev.start else ""
-        table = chunk.text if row and chunk is not None else ""  # title and headers printed above
+        table = chunk.text if row and chunk is not None else ""
         return LabelText(_fold(f"{headings} {above} {table} {quote}"), _fold(quote), False)
     at = number_offset(quote, fact.raw, hints(fact.field, labels or default_labels()))
     before, after = quote[:at], quote[at:at + len(fact.raw or "") + 4]
