@@ -26,8 +26,8 @@ from sqlalchemy.exc import (
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from extractor.core.errors import ConfigError, NotFoundError, StoreError
-from extractor.core.records import CheckStatus, DocumentFinding, Evidence, Fact, FindingStatement
-from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText
+from extractor.core.records import CheckStatus, DocumentFinding, Evidence, Fact
+from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText, Table
 from extractor.database import (
     SQLITE_BUSY_TIMEOUT_S,
     add_missing_columns,
@@ -39,6 +39,8 @@ from extractor.database import (
     serialize_sqlite_writers,
     unpack_offsets,
 )
+from extractor.store_findings import DocumentFindingRow, load_findings, save_findings
+from extractor.store_tables import DocCell, DocTable, load_tables, save_tables
 
 
 def _now() -> datetime:
@@ -163,19 +165,6 @@ class Repair(SQLModel, table=True):
     evidence: dict[str, Any] | None = _json()
 
 
-class DocumentFindingRow(SQLModel, table=True):
-    """A finding about the report itself (it contradicts itself), not about our reading."""
-
-    __tablename__ = "document_finding"
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: int = Field(foreign_key="run.id", index=True)
-    document: str = Field(foreign_key="document.sha256")
-    kind: str
-    fields: list[str] | None = _json()
-    statements: list[dict[str, Any]] | None = _json()
-    message: str = Field(sa_column=Column(Text))
-
-
 class ModelCall(SQLModel, table=True):
     """A model call, keyed for the cache: a successful key is never sent again."""
 
@@ -270,7 +259,7 @@ class Store:
     def save_document(self, doc: DocumentData) -> tuple[Document, bool]:
         """Insert-or-get on the content hash: ``(row, True)`` when this call stored it.
 
-        Document, pages and chunks go in one transaction, and pages and chunks only when
+        Document, pages, chunks and tables go in one transaction, and the rest only when
         this call inserted the document row. Two processes ingesting the same bytes at once
         both succeed: the second one's ``INSERT … ON CONFLICT DO NOTHING`` waits for the
         first to commit, inserts nothing, and both return the same stored document.
@@ -291,10 +280,16 @@ class Store:
                                 kind=c.kind, page_start=c.page_start, page_end=c.page_end,
                                 start=c.start, end=c.end, tokens=c.tokens, text=c.text)
                           for c in doc.chunks)
+                save_tables(s, doc.sha256, doc.tables)
             row = s.get(Document, doc.sha256)
         if row is None:  # pragma: no cover - the row was just inserted or found
             raise StoreError(f"document {doc.sha256} vanished while being stored")
         return row, inserted
+
+    def tables(self, sha256: str) -> list[Table]:
+        """A stored document's tables (cells, header paths, row labels), in order."""
+        with self.session() as s:
+            return load_tables(s, sha256)
 
     def chunk_count(self, sha256: str) -> int:
         with self.session() as s:
@@ -327,13 +322,15 @@ class Store:
                                 .order_by(col(Page.number))))
             chunks = list(s.exec(select(Chunk).where(Chunk.document == sha256)
                                  .order_by(col(Chunk.index))))
+            tables = load_tables(s, sha256)
         return DocumentData(
             doc_id=row.doc_id, path=row.path, sha256=row.sha256, media_type=row.media_type,
             pages=[PageText(p.number, p.raw, p.source, p.confidence) for p in pages],
             normalized=NormalizedText(row.normalized, unpack_offsets(row.offsets)),
             page_starts=list(row.page_starts or [0]),
             chunks=[ChunkData(c.index, list(c.heading_path or []), c.kind, c.page_start,
-                              c.page_end, c.start, c.end, c.text, c.tokens) for c in chunks])
+                              c.page_end, c.start, c.end, c.text, c.tokens) for c in chunks],
+            tables=tables)
 
     # ------------------------------------------------------------------ runs
     def create_run(self, run: Run) -> Run:
@@ -453,25 +450,15 @@ class Store:
             s.add_all(repairs)
 
     def save_findings(self, run_id: int, document: str, findings: Sequence[DocumentFinding]) -> None:
-        """Replace a document's findings in a run (re-reconciling must not duplicate them)."""
+        """Replace a document's findings about the report in a run (re-reconciling must not
+        duplicate them)."""
         with self.session() as s:
-            s.execute(delete(DocumentFindingRow).where(col(DocumentFindingRow.run_id) == run_id,
-                                                       col(DocumentFindingRow.document) == document))
-            s.add_all(DocumentFindingRow(run_id=run_id, document=document, kind=f.kind, fields=f.fields,
-                                         statements=[st.model_dump(mode="json") for st in f.statements],
-                                         message=f.message) for f in findings)
+            save_findings(s, run_id, document, findings)
 
     def findings(self, run_id: int, document: str | None = None) -> list[tuple[str, DocumentFinding]]:
         """(document sha256, finding) of a run, in the order stored."""
         with self.session() as s:
-            query = select(DocumentFindingRow).where(DocumentFindingRow.run_id == run_id)
-            if document:
-                query = query.where(DocumentFindingRow.document == document)
-            rows = list(s.exec(query.order_by(col(DocumentFindingRow.id))))
-        return [(r.document, DocumentFinding(kind=r.kind, fields=list(r.fields or []),
-                                             statements=[FindingStatement.model_validate(st)
-                                                         for st in r.statements or []],
-                                             message=r.message)) for r in rows]
+            return load_findings(s, run_id, document)
 
     def checks(self, run_id: int, document: str | None = None) -> list[CheckResult]:
         with self.session() as s:
@@ -530,8 +517,8 @@ class Store:
 
     def info(self) -> dict[str, int]:
         """Rows per table, for ``extractor db info``."""
-        tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, Run, Record, CheckResult,
-                                              Repair, DocumentFindingRow, ModelCall, Failure)
+        tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, DocTable, DocCell, Run, Record,
+                                              CheckResult, Repair, DocumentFindingRow, ModelCall, Failure)
         with self.session() as s:
             return {str(t.__tablename__): int(s.exec(select(func.count()).select_from(t)).one())
                     for t in tables}
