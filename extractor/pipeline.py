@@ -27,9 +27,11 @@ from extractor.core.errors import ExtractorError, IngestError
 from extractor.core.records import Fact, FinalAccounts, assemble
 from extractor.core.settings import Settings
 from extractor.core.types import DocumentData, Extractor
+from extractor.extractors.rules import RulesExtractor
 from extractor.ingest import MEDIA_TYPES, sha256_of
 from extractor.ocr import OcrEngine
 from extractor.progress import progress_bar
+from extractor.reconcile.labels import admit
 from extractor.stages import (
     Extracted,
     ExtractTask,
@@ -377,6 +379,8 @@ def write_extracted(store: Store, run_id: int, result: Extracted) -> DocumentOut
                                                        status="failed", notes=[reason],
                                                        stats=result.stats), [])
         return DocumentOutcome(result.doc_id, result.sha256, "failed", notes=[reason])
+    if result.reconciled:
+        store.save_findings(run_id, result.sha256, result.findings)
     store.save_document_result(
         run_id, RunDocument(run_id=run_id, document=result.sha256, status=result.status,
                             notes=result.notes, stats=result.stats), result.facts,
@@ -391,7 +395,9 @@ def predictions(store: Store, run_id: int) -> dict[str, FinalAccounts]:
         doc = store.find_document(rd.document)
         if doc is None or rd.status == "failed":
             continue
-        out[doc.doc_id] = assemble(doc.doc_id, store.facts(run_id, rd.document))
+        record = assemble(doc.doc_id, store.facts(run_id, rd.document))
+        record.document_findings = [f for _, f in store.findings(run_id, rd.document)]
+        out[doc.doc_id] = record
     return out
 
 
@@ -412,7 +418,9 @@ def reconcile_stage(store: Store, run_id: int, doc: DocumentData, facts: list[Fa
 
     The latest finished run of *another* extractor on the same document supplies second
     readings (rules vs model): agreement can verify a value, and a differing reading is
-    a repair candidate that the checks must still prove.
+    a repair candidate that the checks must still prove. A model run with no such run
+    gets the rules extractor's reading (a few hundredths of a second), so a figure the
+    model took from the wrong sentence is not left unchecked.
     """
     run = store.get_run(run_id)
     sources = (run.inputs or {}).get("second_sources")
@@ -421,6 +429,9 @@ def reconcile_stage(store: Store, run_id: int, doc: DocumentData, facts: list[Fa
         alternates = store.facts(int(source), doc.sha256) if source is not None else []
     else:  # a run stored before second sources were recorded
         alternates = store.other_extractor_facts(doc.sha256, run.extractor, run_id)
-    facts, checks, repairs = reconcile_facts(facts, alternates or None)
+    if not alternates and run.extractor != RulesExtractor.name:
+        alternates = admit(RulesExtractor().extract(doc).facts, doc).facts
+    facts, checks, repairs, findings = reconcile_facts(doc, facts, alternates or None)
+    store.save_findings(run_id, doc.sha256, findings)
     store.save_checks(run_id, doc.sha256, checks, repairs)
     return facts

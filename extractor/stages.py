@@ -10,19 +10,22 @@ and its export, are the same whatever ran the stage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from extractor.chunk import chunk_document
 from extractor.core.errors import ExtractorError, IngestError
-from extractor.core.records import Fact
+from extractor.core.records import DocumentFinding, Fact
 from extractor.core.settings import Settings
 from extractor.core.types import DocumentData, ExtractionResult, Extractor
+from extractor.extractors.rules import RulesExtractor
 from extractor.ingest import MEDIA_TYPES, place_tables, read_document, sha256_of
 from extractor.normalize import normalize_pages
 from extractor.ocr import OcrEngine
 from extractor.progress import progress_bar
+from extractor.reconcile.document import reconcile_document
+from extractor.reconcile.labels import admit
 
 TEXT_SUFFIXES = frozenset(s for s, media in MEDIA_TYPES.items() if media.startswith("text/"))
 """Text files: their size bounds their characters, so a huge one is refused unread."""
@@ -109,6 +112,8 @@ class Extracted:
     checks: list[dict[str, Any]] = field(default_factory=list)
     """``rule``, ``name``, ``passed``, ``detail`` of each check (stored as they are)."""
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[DocumentFinding] = field(default_factory=list)
+    """Findings about the report as a whole (stored beside the checks)."""
 
 
 @dataclass
@@ -148,29 +153,38 @@ def extract_stage(task: ExtractTask) -> Extracted:
     if reason is not None:
         return Extracted(doc.doc_id, doc.sha256, doc.path, "failed", notes=[reason],
                          stats=dict(result.stats), reason=reason)
-    out = Extracted(doc.doc_id, doc.sha256, doc.path, "done", result.facts, list(result.notes),
-                    dict(result.stats))
-    if result.facts and task.reconcile:
-        out.facts, out.checks, out.repairs = reconcile_facts(result.facts, task.alternates)
+    admitted = admit(result.facts, doc)  # both extractors: evidence must name its field
+    stats: dict[str, Any] = dict(result.stats)
+    stats["unlabelled_values"] = len(admitted.rejected)
+    if admitted.rejected:
+        stats["unlabelled"] = [asdict(r) for r in admitted.rejected[:50]]
+    out = Extracted(doc.doc_id, doc.sha256, doc.path, "done", admitted.facts,
+                    [*result.notes, *filter(None, [admitted.note()])], stats)
+    if out.facts and task.reconcile:
+        alternates = task.alternates
+        if not alternates and task.extractor.name != RulesExtractor.name:
+            # a model run with no other run to compare with gets the rules' reading
+            alternates = admit(RulesExtractor().extract(doc).facts, doc).facts
+        out.facts, out.checks, out.repairs, out.findings = reconcile_facts(doc, out.facts, alternates)
         out.reconciled = True
     out.status = "done" if out.facts else "empty"
     return out
 
 
-def reconcile_facts(facts: list[Fact], alternates: list[Fact] | None
-                    ) -> tuple[list[Fact], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Facts with check status, plus the checks and repairs to store (as plain rows).
+def reconcile_facts(doc: DocumentData, facts: list[Fact], alternates: list[Fact] | None
+                    ) -> tuple[list[Fact], list[dict[str, Any]], list[dict[str, Any]],
+                               list[DocumentFinding]]:
+    """Facts with check status, plus the checks, repairs (plain rows) and findings to store.
 
     A check's ``detail`` leaves out the rule, name and verdict, which have columns of
     their own: stored once, not twice per check.
     """
-    from extractor.reconcile import reconcile
-
-    result = reconcile(facts, alternates=alternates or None)
+    done = reconcile_document(doc, facts, alternates=alternates or None)
+    result = done.result
     checks = [{"rule": c.rule, "name": c.name, "passed": c.passed,
                "detail": c.model_dump(mode="json", exclude={"rule", "name", "passed"},
                                         exclude_none=True)}
               for c in result.checks]
     repairs = [{"slot": r.slot, "before": r.before, "after": r.after, "rule": r.rule,
                 "evidence": r.evidence} for r in result.repairs]
-    return result.facts, checks, repairs
+    return result.facts, checks, repairs, list(done.findings)

@@ -105,3 +105,11 @@ def test_ray_run_exports_the_same_as_one_process(tmp_path: Path) -> None:
     ray = _export(tmp_path, folder, "ray", "--ray", "--workers", "2")
     assert len(ray) == 4
     assert ray == one
+
+
+def test_workers_below_one_is_refused_with_one_line(tmp_path: Path, sqlite_url: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.txt").write_text("某某局2023年度部门决算", encoding="utf-8")
+    assert main(["--db", sqlite_url, "run", str(tmp_path / "a.txt"), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "extractor: error: --workers must be at least 1 (got 0)"
