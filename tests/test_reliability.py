@@ -117,13 +117,16 @@ def _ingest_as_nobody(db: str, folder: Path, out: Path) -> None:
     with out.open("w", encoding="utf-8") as handle:
         os.dup2(handle.fileno(), 1)
         sys.stdout = handle
-        code = main(["--db", db, "ingest", str(folder)])
+        # one process: a pool worker would import modules lazily, and nobody cannot read them
+        code = main(["--db", db, "ingest", str(folder), "--workers", "1"])
         handle.flush()
     os._exit(code)
 
 
 def test_an_unreadable_sub_folder_is_counted() -> None:
+    import encodings.utf_8_sig  # noqa: F401  (nor the standard library: ingest in this
     import multiprocessing
+    import sqlite3  # noqa: F401  process may not have needed them before, pool workers did)
 
     import sqlalchemy.dialects.sqlite  # noqa: F401  (the child may not read site-packages)
 
