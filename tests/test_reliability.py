@@ -124,9 +124,11 @@ def _ingest_as_nobody(db: str, folder: Path, out: Path) -> None:
 
 
 def test_an_unreadable_sub_folder_is_counted() -> None:
-    import encodings.utf_8_sig  # noqa: F401  (nor the standard library: ingest in this
+    # The child may not read the standard library either: load what its ingest needs now
+    # (in this process, earlier ingests may have run in pool workers and loaded nothing).
+    import encodings.utf_8_sig  # noqa: F401
     import multiprocessing
-    import sqlite3  # noqa: F401  process may not have needed them before, pool workers did)
+    import sqlite3  # noqa: F401
 
     import sqlalchemy.dialects.sqlite  # noqa: F401  (the child may not read site-packages)
 
