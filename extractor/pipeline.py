@@ -177,7 +177,10 @@ def _ingest_pooled(files: list[Path], store: Store, settings: Settings, executor
             todo.append(i)
             yield PrepareTask(path, sha, settings)
 
-    for k, prepared in enumerate(executor.map(prepare_stage, tasks())):
+    def crashed(task: PrepareTask, reason: str) -> Prepared:
+        return Prepared(str(task.path), task.sha256, reason=reason)
+
+    for k, prepared in enumerate(executor.map(prepare_stage, tasks(), crashed)):
         outcomes[todo[k]] = _store_prepared(prepared, store)  # results come in task order
         advance(1)
     return [o for o in outcomes if o is not None]
@@ -317,7 +320,12 @@ def run_extraction(shas: list[str], store: Store, plan: RunPlan,
     pending = [sha for sha in dict.fromkeys(shas) if sha not in finished]
     in_process = callable(getattr(plan.extractor, "prefetch", None))
     runner = Inline() if executor is None or in_process else executor
-    results = runner.map(extract_stage, _extract_tasks(pending, store, plan, sources, reconciling))
+    def crashed(task: ExtractTask, reason: str) -> Extracted:
+        doc = task.doc
+        return Extracted(doc.doc_id, doc.sha256, doc.path, "failed", notes=[reason], reason=reason)
+
+    results = runner.map(extract_stage, _extract_tasks(pending, store, plan, sources, reconciling),
+                         crashed)
     outcomes: list[DocumentOutcome] = []
     with progress_bar(len(shas), f"extract ({plan.extractor.name})", "doc") as bar:
         written: dict[str, DocumentOutcome] = {}

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
 from extractor.core.errors import ConfigError
@@ -36,7 +37,8 @@ def default_workers() -> int:
 class Executor(Protocol):
     workers: int
 
-    def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+    def map(self, fn: Callable[[In], Out], items: Iterable[In],
+            on_crash: Callable[[In, str], Out] | None = None) -> Iterator[Out]:
         """``fn`` over ``items``, results in input order, a bounded window ahead."""
         ...
 
@@ -49,7 +51,8 @@ class Inline:
 
     workers = 1
 
-    def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+    def map(self, fn: Callable[[In], Out], items: Iterable[In],
+            on_crash: Callable[[In, str], Out] | None = None) -> Iterator[Out]:
         return (fn(item) for item in items)
 
     def close(self) -> None:
@@ -92,14 +95,50 @@ class Pool:
             raise ConfigError(f"--workers must be at least 1 (got {workers})")
         self.workers = workers
         self.window = window or 2 * workers
-        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent,
-                                         initargs=(os.getpid(),))
+        self._pool = self._start()
 
-    def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
-        def wait(future: Future[Out]) -> Out:
-            return future.result()
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, initializer=_exit_with_parent,
+                                   initargs=(os.getpid(),))
 
-        return _ordered(lambda item: self._pool.submit(fn, item), wait, items, self.window)
+    def map(self, fn: Callable[[In], Out], items: Iterable[In],
+            on_crash: Callable[[In, str], Out] | None = None) -> Iterator[Out]:
+        """As :meth:`Executor.map`; with ``on_crash``, a worker that dies (a segfault in a PDF or
+        OCR library, the OOM killer) costs only the item it was working on: the batch goes on."""
+        pending: deque[tuple[In, Future[Out]]] = deque()
+        for item in items:
+            pending.append((item, self._pool.submit(fn, item)))
+            if len(pending) >= self.window:
+                yield from self._settle(fn, pending, on_crash)
+        while pending:
+            yield from self._settle(fn, pending, on_crash)
+
+    def _settle(self, fn: Callable[[In], Out], pending: deque[tuple[In, Future[Out]]],
+                on_crash: Callable[[In, str], Out] | None) -> list[Out]:
+        item, future = pending.popleft()
+        try:
+            return [future.result()]
+        except BrokenProcessPool:
+            if on_crash is None:
+                raise
+        # The pool went down with every task in it. Start another and run the unsettled
+        # items one at a time, so the one that kills its worker is known and only it fails.
+        again = [item, *(i for i, _ in pending)]
+        pending.clear()
+        out: list[Out] = []
+        self._restart()
+        for one in again:
+            try:
+                out.append(self._pool.submit(fn, one).result())
+            except BrokenProcessPool:
+                out.append(on_crash(one, "the worker process died on it (a crash in a PDF or OCR "
+                                         "library, or out of memory); the batch went on"))
+                self._restart()
+        return out
+
+    def _restart(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._start()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -130,7 +169,8 @@ class RayExecutor:
         self.window = window or 2 * self.workers
         self._remote: dict[Callable[..., Any], Any] = {}
 
-    def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+    def map(self, fn: Callable[[In], Out], items: Iterable[In],
+            on_crash: Callable[[In, str], Out] | None = None) -> Iterator[Out]:
         remote = self._remote.setdefault(fn, self._ray.remote(fn))
         return _ordered(remote.remote, self._ray.get, items, self.window)
 

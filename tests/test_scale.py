@@ -4,6 +4,7 @@ stores the same run, byte for byte in its export."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from extractor.core.settings import Settings
 from extractor.core.types import DocumentData
 from extractor.extractors.rules import RulesExtractor
 from extractor.pipeline import LOAD_WINDOW, RunPlan, ingest_batch, reconcile_stage, run_extraction
+from extractor.stages import Prepared, PrepareTask, prepare_stage
 from extractor.store import Store
 from extractor.testing.corpus import edited_copy, write_corpus
 from extractor.workers import Pool
@@ -113,3 +115,44 @@ def test_workers_below_one_is_refused_with_one_line(tmp_path: Path, sqlite_url: 
     assert main(["--db", sqlite_url, "run", str(tmp_path / "a.txt"), "--workers", "0"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "extractor: error: --workers must be at least 1 (got 0)"
+
+
+def _square_or_die(i: int) -> int:
+    if i == 3:
+        os._exit(9)  # a segfault in a PDF or OCR library looks like this to the pool
+    return i * i
+
+
+def test_a_worker_that_dies_costs_only_its_item() -> None:
+    pool = Pool(2)
+    try:
+        got = list(pool.map(_square_or_die, range(9), lambda i, reason: -i))
+        assert got == [0, 1, 4, -3, 16, 25, 36, 49, 64]
+        assert list(pool.map(_square_or_die, [5, 6])) == [25, 36], "the pool works after a crash"
+    finally:
+        pool.close()
+
+
+def _prepare_or_die(task: PrepareTask) -> Prepared:
+    if task.path.name == "bad.txt":
+        os._exit(11)
+    return prepare_stage(task)
+
+
+def test_a_file_that_kills_its_worker_fails_alone_and_the_batch_goes_on(
+        tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.txt", "bad.txt", "c.txt"):
+        (folder / name).write_text(f"某某局2023年度部门决算 {name}", encoding="utf-8")
+    monkeypatch.setattr("extractor.pipeline.prepare_stage", _prepare_or_die)
+    store = Store.open(sqlite_url)
+    pool = Pool(2)
+    try:
+        batch = ingest_batch([folder], store, Settings(database_url=sqlite_url), executor=pool)
+    finally:
+        pool.close()
+    status = {Path(o.path).name: (o.status, o.reason) for o in batch.outcomes}
+    assert status["a.txt"][0] == status["c.txt"][0] == "new"
+    assert status["bad.txt"][0] == "failed" and "worker process died" in (status["bad.txt"][1] or "")
+    assert [d.doc_id for d in store.documents()] == ["a", "c"]
