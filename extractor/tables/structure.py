@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from extractor.core.types import BBox, Cell, Table
+from extractor.core.types import Cell, Table
 
 AMOUNT = re.compile(r"^[-−+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?$")
 """A figure as printed in a cell (``2,940.05``, ``0.95``, ``12``, ``3.5%``)."""
@@ -371,10 +371,3 @@ def _append(head: Table, part: Table) -> None:
     if part.end is not None:
         head.end = part.end
     head.unit = head.unit or part.unit
-
-
-def union_bbox(boxes: Sequence[BBox]) -> BBox | None:
-    if not boxes:
-        return None
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
