@@ -10,9 +10,11 @@ it, or starts with a total (``合计``/``总计``) or an enumerated item (``一�
 ``1.``); a column-numbering row (``栏次`` 1 2 3 …) is still header. A header cell spanning
 further down extends the header to its bottom. Columns are classified on the data rows:
 *code* columns (the 类/款/项 or 科目编码 columns: their header says so, or they hold only
-2-7 digit codes left of a name), *label* columns (names), and *value* columns. A cell's
-row label is the text of the label columns left of it, after the previous value column,
-so both halves of a two-sided table (收入 | 支出) get their own labels.
+2-7 digit codes left of a name), *label* columns (names), and *value* columns. Columns
+fall into segments, a new one where a name column follows a value column; a cell's row
+label is the text of its row's name cells in its segment (codes and 类/款/项 left out, a
+``合计`` spanning the code columns kept), so both halves of a two-sided table
+(收入 | 支出) get their own labels. Column-numbering rows give no column title.
 """
 
 from __future__ import annotations
