@@ -1,5 +1,5 @@
 """Command line: noun subcommands (``ingest``, ``chunks``, ``run``, ``runs``, ``checks``,
-``reconcile``, ``eval``, ``db``).
+``reconcile``, ``eval``, ``db``, ``serve``, ``worker``).
 
 Each noun's handlers live in their own module; this one builds the parser, turns
 ``ExtractorError`` into one clear line on stderr (exit 2) and never prints secrets.
@@ -16,7 +16,7 @@ from extractor.core.errors import ExtractorError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from extractor.cli import docs, evaluation, runs
+    from extractor.cli import docs, evaluation, runs, service
 
     parser = argparse.ArgumentParser(
         prog="extractor",
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs.register(sub)
     runs.register(sub)
     evaluation.register(sub)
+    service.register(sub)
     return parser
 
 

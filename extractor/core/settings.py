@@ -65,6 +65,36 @@ class ChunkSettings(BaseModel):
     token_budget: int = 1200
 
 
+class ServiceSettings(BaseModel):
+    """``extractor serve`` / ``extractor worker``: where to listen, who may call, what to accept.
+
+    Without a ``token`` the API has no authentication, so the server refuses to listen on
+    anything but loopback unless told to (``--allow-remote``).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    token: SecretStr | None = None
+    """Bearer token every API call and page must carry (``EXTRACTOR_SERVICE__TOKEN``)."""
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    """Largest upload accepted; bigger bodies are cut off with 413 before they are stored."""
+    blob_dir: Path | None = None
+    """Uploaded originals, one folder per SHA-256 (default: ``<data dir>/blobs``)."""
+    workers: int = Field(default=1, ge=0)
+    """Job threads inside ``serve`` (0: only accept uploads; ``extractor worker`` runs jobs)."""
+    lease_s: float = Field(default=60.0, gt=0)
+    """A running job's claim expires this long after its last heartbeat, so the job of a
+    killed process is taken up again by another."""
+    poll_s: float = Field(default=1.0, gt=0)
+    render_dpi: int = Field(default=110, ge=36, le=300)
+    report_markers: list[str] = Field(default_factory=lambda: ["决算"])
+    """An upload whose readable text contains none of these is refused as not a report."""
+
+    @property
+    def blobs(self) -> Path:
+        return self.blob_dir or default_data_dir() / "blobs"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EXTRACTOR_", env_nested_delimiter="__",
                                       extra="ignore")
@@ -76,10 +106,12 @@ class Settings(BaseSettings):
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     def redacted(self) -> dict[str, object]:
-        """Settings as stored with a run: never the API key."""
-        data = self.model_dump(mode="json", exclude={"model": {"api_key"}})
+        """Settings as stored with a run: never the API key; not the service section, which
+        does not change what a run extracts (a job and ``extractor run`` share runs)."""
+        data = self.model_dump(mode="json", exclude={"model": {"api_key"}, "service": True})
         data["model"]["api_key_set"] = self.model.api_key is not None
         return data
 
