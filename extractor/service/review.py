@@ -38,6 +38,16 @@ def slot_label(fact: Fact) -> str:
     return f"{head}[{'/'.join(k for k in key if k)}].{leaf}"
 
 
+def slot_title(path: str, key: dict[str, str | None] | None) -> str:
+    """A readable name for a slot: list items by their printed name, not only their index."""
+    if not key or "[" not in path:
+        return path
+    head, _, rest = path.partition("[")
+    index, _, leaf = rest.partition("].")
+    name = key.get("item") or key.get("name") or key.get("section") or key.get("class") or ""
+    return f"{head.rsplit('.', 1)[-1]}[{index}] {name} · {leaf}"
+
+
 def _mentions(label: str, figure_slot: str) -> bool:
     return figure_slot == label or figure_slot.startswith(label + " (")
 
@@ -140,6 +150,7 @@ def build(store: Store, doc: Document, run_id: int, blobs: Path) -> dict[str, An
         fact = facts.get(path)
         field = fact.field if fact is not None else path
         entry: dict[str, Any] = {"path": path, "field": field, "section": section_of(path),
+                                 "title": slot_title(path, fact.key if fact else None),
                                  "value": fact.value if fact else None,
                                  "raw": fact.raw if fact else None,
                                  "status": fact.status.value if fact else "missing",

@@ -81,7 +81,7 @@
 
   function renderDetail(f) {
     detail.replaceChildren();
-    detail.append(el('h2', {}, f.path),
+    detail.append(el('h2', {title: f.path}, f.title),
       el('div', {class: 'value'}, fmt(f.value), ' ',
          el('span', {class: 'badge ' + f.status}, f.status === 'missing' ? 'not extracted' : f.status)));
     const ev = f.evidence;
