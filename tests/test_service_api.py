@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 import pytest
@@ -174,3 +175,41 @@ def test_serve_refuses_an_open_non_loopback_address(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2
     assert "without a token" in done.stderr and "--allow-remote" in done.stderr
+
+
+def test_corrections_are_checked_and_kept_beside_the_extraction(served: Server, tmp_path: Path) -> None:
+    text = SAMPLES / "004_4a020ba0f11f1338.txt"
+    with served.client() as client:
+        body = upload(client, text, extractor="rules").json()
+        sha = body["document_id"]
+        wait_job(client, body["job_id"])
+        before = client.get(f"/v1/documents/{sha}/record").json()["record"]
+        item = before["general_budget"]["classes"][1]
+
+        def post(**fields: str) -> Any:
+            return client.post(f"/v1/documents/{sha}/corrections", json={"author": "审核员", **fields})
+
+        bad = post(slot="basic_expense.total", action="correct", value="abc")
+        assert bad.status_code == 422 and "not a number" in bad.json()["error"]
+        count = post(slot="three_public.vehicles_held", action="correct", value="2.5")
+        assert count.status_code == 422 and "whole number" in count.json()["error"]
+        unknown = post(slot="summary.nonsense", action="correct", value="1")
+        assert unknown.status_code == 404 and "not a slot" in unknown.json()["error"]
+        assert post(slot="general_budget.classes[1].actual", action="correct", value="1,234.5",
+                    note="表格合计").status_code == 201
+        assert post(slot="meta.fiscal_year", action="accept").status_code == 201
+        assert post(slot="procurement.sme_awarded", action="correct", value="12.3").status_code == 201
+        after = client.get(f"/v1/documents/{sha}/record").json()["record"]
+        assert after == before  # the extraction itself is never overwritten
+        stored = client.get(f"/v1/documents/{sha}/corrections").json()
+        assert [c["slot"] for c in stored] == ["general_budget.classes[1].actual", "meta.fiscal_year",
+                                               "procurement.sme_awarded"]
+        assert stored[0]["author"] == "审核员" and stored[0]["value"] == 1234.5 and stored[0]["created"]
+        run_id = client.get(f"/v1/documents/{sha}/record").json()["run_id"]
+    out = tmp_path / "gold"
+    assert main(["--db", served.db_url, "eval", "export-gold", "--run", str(run_id), "--out", str(out)]) == 0
+    gold = json.loads((out / f"{text.stem}.json").read_text(encoding="utf-8"))
+    classes = {c["name"]: c["actual"] for c in gold["general_budget"]["classes"]}
+    assert classes[item["name"]] == 1234.5
+    assert gold["procurement"]["sme_awarded"] == 12.3 and gold["meta"] == before["meta"]
+    assert "check_status" not in gold
