@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ PDF = SAMPLES / "pdf" / "002_ede6ec7d9a9ccbff_text.pdf"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Server:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("api")
     server = Server(f"sqlite:///{tmp / 'service.db'}", tmp, max_upload_bytes=300_000).start()
     yield server
@@ -41,6 +42,11 @@ def test_upload_runs_the_pipeline_and_the_record_is_what_run_export_writes(serve
         assert again["document_id"] == body["document_id"] and again["job_id"] == body["job_id"]
         renamed = upload(client, PDF, name="copy.pdf", extractor="rules").json()
         assert renamed["document_id"] == body["document_id"]
+
+        review = client.get(f"/v1/documents/{body['document_id']}/review").json()
+        fields = {f["path"]: f for f in review["fields"]}
+        assert fields["basic_expense.total"]["boxes"] and fields["basic_expense.total"]["method"] == "value"
+        assert fields["basic_expense.total"]["checks"]  # it takes part in basic.parts
 
         got = client.get(f"/v1/documents/{body['document_id']}/record")
         assert got.status_code == 200

@@ -27,7 +27,7 @@ from extractor.core.settings import Settings
 from extractor.evaluate.schema import load_dir
 from extractor.evaluate.score import score_dirs
 from extractor.pipeline import predictions
-from extractor.service import data, gold, pages, views
+from extractor.service import data, gold, pages, review, views
 from extractor.service.auth import TokenAuth, UploadLimit, login_cookie_header
 from extractor.service.models import Correction, Job, Review
 from extractor.service.queue import JobQueue
@@ -110,7 +110,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                               "records, review and correct them.")
     _error_handlers(app)
     _document_routes(app, store, queue, settings)
-    _review_routes(app, store)
+    _review_routes(app, store, svc.blobs)
     _run_routes(app, store, settings)
     _page_routes(app, store, queue, settings)
     token = svc.token.get_secret_value() if svc.token else None
@@ -207,7 +207,7 @@ def _document_routes(app: FastAPI, store: Store, queue: JobQueue, settings: Sett
 
 
 
-def _review_routes(app: FastAPI, store: Store) -> None:
+def _review_routes(app: FastAPI, store: Store, blobs: Path) -> None:
     @app.get("/v1/documents/{document_id}/corrections", summary="A document's corrections")
     def list_corrections(document_id: str) -> list[dict[str, Any]]:
         doc = data.document(store, document_id)
@@ -234,6 +234,12 @@ def _review_routes(app: FastAPI, store: Store) -> None:
             before=fact.value if fact is not None else None, value=value, note=body.note,
             author=body.author))
         return row.model_dump(mode="json")
+
+    @app.get("/v1/documents/{document_id}/review",
+             summary="What the review page shows: every slot with its box, checks, repair, corrections")
+    def get_review(document_id: str, run: int | None = None) -> dict[str, Any]:
+        doc = data.document(store, document_id)
+        return review.build(store, doc, data.latest_run(store, doc.sha256, run), blobs)
 
     @app.post("/v1/documents/{document_id}/review", status_code=201,
               summary="Mark a document reviewed (or not); export-gold writes reviewed ones")
