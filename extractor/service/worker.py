@@ -82,7 +82,7 @@ def run_job(store: Store, settings: Settings, job: Job, progress: Progress) -> i
     result = results[0]
     if result.status == "failed":
         raise JobFailedError("extraction failed: " + "; ".join(result.notes), run.id)
-    if result.status == "empty":
+    if result.status == "empty" or not result.facts:  # also a reused ("unchanged") empty run
         raise JobFailedError(f"{job.filename}: no figure of a final-accounts report was found "
                              "(is it a 部门决算 report?)", run.id)
     assert run.id is not None
