@@ -104,6 +104,11 @@ def test_review_page_shows_the_box_and_checks_and_stores_a_correction(
     checks = page.inner_text("#checks")
     assert "PASS basic.parts" in checks and "632.41" in checks and "163.34" in checks
     _shot(page, tmp_path, "review-page.png")
+    page.click('#filters button[data-filter="missing"]')
+    shown = page.locator("tr.field:not(.hidden)")
+    texts = [shown.nth(i).inner_text() for i in range(shown.count())]
+    assert texts and all("not extracted" in t for t in texts)
+    page.click('#filters button[data-filter="all"]')
 
     page.fill("#reviewer", "测试员")
     page.fill('form.correct input[name="value"]', "795.76")

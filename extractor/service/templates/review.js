@@ -178,6 +178,24 @@
     markButton.textContent = reviewed ? 'Mark not reviewed' : 'Mark reviewed';
   });
 
+  // ------------------------------------------------------------------ filters and page marks
+  document.querySelectorAll('#filters button').forEach((b) => b.addEventListener('click', () => {
+    document.querySelectorAll('#filters button').forEach((x) => x.classList.toggle('current', x === b));
+    const want = b.dataset.filter;
+    document.querySelectorAll('tr.field').forEach((row) => {
+      const f = byPath.get(row.dataset.slot);
+      const show = want === 'all' || (want === 'corrected' ? f.corrections.length > 0 : f.status === want);
+      row.classList.toggle('hidden', !show);
+    });
+  }));
+  document.querySelectorAll('#pagebar button').forEach((b) => {
+    const n = Number(b.dataset.page);
+    const here = data.fields.filter((f) => pageOf(f) === n);
+    const flagged = here.filter((f) => f.status === 'flagged').length;
+    b.title = here.length + ' value(s)' + (flagged ? ', ' + flagged + ' flagged' : '');
+    b.classList.toggle('has-flagged', flagged > 0);
+  });
+
   // ------------------------------------------------------------------ start
   const wanted = decodeURIComponent((location.hash.match(/^#slot=(.+)$/) || [])[1] || '');
   if (wanted && byPath.has(wanted)) select(wanted);
