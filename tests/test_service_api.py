@@ -4,6 +4,7 @@ scores, bad uploads and the token."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -219,3 +220,24 @@ def test_corrections_are_checked_and_kept_beside_the_extraction(served: Server, 
     assert classes[item["name"]] == 1234.5
     assert gold["procurement"]["sme_awarded"] == 12.3 and gold["meta"] == before["meta"]
     assert "check_status" not in gold
+
+
+def test_documents_ingested_by_the_cli_render_from_their_recorded_path(served: Server,
+                                                                       tmp_path: Path) -> None:
+    kept = tmp_path / "kept.pdf"
+    gone = tmp_path / "gone.pdf"
+    shutil.copy(SAMPLES / "pdf" / "003_17aaca51ade6ba7f_text.pdf", kept)
+    shutil.copy(SAMPLES / "pdf" / "004_4a020ba0f11f1338_text.pdf", gone)
+    assert main(["--db", served.db_url, "run", str(kept), str(gone), "--extractor", "rules"]) == 0
+    gone.unlink()  # the original moved away after ingest: pages fall back to the stored text
+    with served.client() as client:
+        from_pdf = pymupdf.Pixmap(client.get("/v1/documents/kept/pages/1.png").content)
+        with pymupdf.open(kept) as pdf:
+            expected = pdf[0].get_pixmap(dpi=110, alpha=False)
+        assert (from_pdf.width, from_pdf.height) == (expected.width, expected.height)
+        assert from_pdf.samples == expected.samples  # the very page, rendered from the file
+        fallback = client.get("/v1/documents/gone/pages/1.png")
+        assert fallback.status_code == 200
+        review = client.get("/v1/documents/gone/review").json()
+        assert review["document"]["original"] is False and review["text_pages"]
+        assert client.get("/v1/documents/kept/review").json()["document"]["visual"] is True
