@@ -125,7 +125,7 @@ def _displayed(page: Any, rect: Any) -> Box:
     return (round(r.x0, 2), round(r.y0, 2), round(r.x1, 2), round(r.y1, 2))
 
 
-def _value_texts(fact: Fact) -> list[str]:
+def value_texts(fact: Fact) -> list[str]:
     """How the figure may be printed: as read (``795.75万元``), its digits alone."""
     out: list[str] = []
     if fact.raw:
@@ -144,7 +144,7 @@ def locate(page: Any, fact: Fact) -> Located | None:
     if ev is not None and ev.bbox is not None:
         return Located([tuple(round(v, 2) for v in ev.bbox)], "cell")  # type: ignore[list-item]
     quote_hits = _rects(page, " ".join(ev.quote.split())) if ev is not None else []
-    for text in _value_texts(fact):
+    for text in value_texts(fact):
         hits = _rects(page, text)
         if not hits:
             continue

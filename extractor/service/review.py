@@ -83,32 +83,52 @@ def _raw_span(doc: Document, fact: Fact) -> tuple[int, int, int] | None:
     return page, norm.offsets[ev.start], norm.offsets[ev.end - 1] + 1
 
 
+def _finding_flags(raws: dict[int, str], findings: list[dict[str, Any]]) -> dict[int, list[tuple[int, str]]]:
+    """(page, position) of each document finding's statements in the page text."""
+    flags: dict[int, list[tuple[int, str]]] = {}
+    for finding in findings:
+        for st in finding.get("statements", []):
+            page, quote = st.get("page"), str(st.get("quote") or "").strip()
+            at = raws.get(page, "").find(quote) if isinstance(page, int) and quote else -1
+            if at >= 0:
+                flags.setdefault(page, []).append((at, f"{finding.get('kind')}: {finding.get('message')}"))
+    return flags
+
+
 def _text_pages(doc: Document, raws: dict[int, str], fields: list[dict[str, Any]],
-                facts: dict[str, Fact]) -> list[dict[str, Any]]:
-    """Each page's text as HTML with every located value wrapped in a ``<mark>``."""
-    spans: dict[int, list[tuple[int, int, str, str]]] = {}
+                facts: dict[str, Fact], findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each page's text as HTML: every located value in a ``<mark>``, and a flag where a
+    statement of a document finding begins."""
+    spans: dict[int, list[tuple[int, int, str, str, str]]] = {}
     for f in fields:
         fact = facts.get(f["path"])
         where = _raw_span(doc, fact) if fact is not None else None
-        if where is None:
+        if fact is None or where is None:
             continue
         page, start, end = where
         raw = raws.get(page, "")
-        for text in pages._value_texts(fact) if fact is not None else []:
+        for text in pages.value_texts(fact):
             at = raw.find(text, start, end)
             if at >= 0:
                 start, end = at, at + len(text)
                 break
-        spans.setdefault(page, []).append((start, end, f["path"], f["status"]))
+        spans.setdefault(page, []).append((start, end, "mark", f["path"], f["status"]))
         f["text_page"] = page
+    for page, flags in _finding_flags(raws, findings).items():
+        spans.setdefault(page, []).extend((at, at, "flag", message, "") for at, message in flags)
     out = []
     for number in sorted(raws):
         raw, parts, pos = raws[number], [], 0
-        for start, end, path, status in sorted(spans.get(number, [])):
-            if start < pos:
+        for at, end, kind, text, status in sorted(spans.get(number, [])):
+            if kind == "mark" and at < pos:
                 continue
+            start = max(at, pos)  # a flag inside a mark goes right after it
             parts.append(html.escape(raw[pos:start]))
-            parts.append(f'<mark class="v {status}" data-slot="{html.escape(path)}">'
+            if kind == "flag":
+                parts.append(f'<span class="finding-flag" title="{html.escape(text)}">⚑</span>')
+                pos = start
+                continue
+            parts.append(f'<mark class="v {status}" data-slot="{html.escape(text)}">'
                          f"{html.escape(raw[start:end])}</mark>")
             pos = end
         parts.append(html.escape(raw[pos:]))
@@ -185,7 +205,7 @@ def build(store: Store, doc: Document, run_id: int, blobs: Path) -> dict[str, An
         _locate_all(original, fields, facts, findings)
     else:
         raws = {p.number: p.raw for p in store.load_document(doc.sha256).pages}
-        payload["text_pages"] = _text_pages(doc, raws, fields, facts)
+        payload["text_pages"] = _text_pages(doc, raws, fields, facts, findings)
     review = data.review_state(store, doc.sha256)
     payload["review"] = None if review is None else {
         "reviewed": review.reviewed, "author": review.author, "run_id": review.run_id,
