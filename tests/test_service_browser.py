@@ -19,6 +19,7 @@ import pymupdf
 import pytest
 
 from extractor.cli import main
+from extractor.core.records import FinalAccounts
 from tests.conftest import ROOT, SAMPLES
 from tests.service_support import Server, upload, wait_job
 
@@ -169,4 +170,34 @@ def test_run_overview_sorts_and_links_to_review(browser: Any, served: tuple[Serv
     rows.first.locator("a").click()
     page.wait_for_selector("#fields")
     assert first in page.title()
+    page.close()
+
+
+def test_document_findings_are_listed_and_flagged_in_the_text(
+        browser: Any, served: tuple[Server, dict[str, str]], tmp_path: Path) -> None:
+    """A report whose narrative states 0 where its table states 2,995.39: a finding about
+    the report itself, listed beside the fields and flagged where its statements stand."""
+    if "document_findings" not in FinalAccounts.model_fields:
+        pytest.skip("document findings arrive with the reconcile package of issue 10")
+    text = (SAMPLES / "002_ede6ec7d9a9ccbff.txt").read_text(encoding="utf-8")
+    text = text.replace("收入、支出决算总计均为885.90万元", "收入、支出决算总计均为0万元")
+    text = text.replace("885.90", "2995.39").replace("885.9", "2995.39")
+    report = tmp_path / "narrative_zero.txt"
+    report.write_text(text, encoding="utf-8")
+    server, _ = served
+    with server.client() as client:
+        body = upload(client, report, extractor="rules").json()
+        assert wait_job(client, body["job_id"])["status"] == "done"
+        findings = client.get(f"/v1/documents/{body['document_id']}/record").json()["document_findings"]
+    differ = [f for f in findings if f["kind"] == "figure_printed_differently"]
+    assert differ, findings
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{server.url}/review/{body['document_id']}")
+    listed = page.inner_text("#findings")
+    assert "figure_printed_differently" in listed and "2995.39" in listed
+    flags = page.locator(".finding-flag")
+    assert flags.count() >= len(differ[0]["statements"])
+    assert "figure_printed_differently" in (flags.first.get_attribute("title") or "")
+    flags.first.scroll_into_view_if_needed()
+    _shot(page, tmp_path, "review-findings.png")
     page.close()

@@ -187,7 +187,7 @@ def _document_routes(app: FastAPI, store: Store, queue: JobQueue, settings: Sett
         doc = data.document(store, document_id)
         run_id = data.latest_run(store, doc.sha256, run)
         facts = store.facts(run_id, doc.sha256)
-        record = data.record_json(doc.doc_id, facts)
+        record = data.record_json(store, run_id, doc)
         return {"document_id": doc.sha256, "doc_id": doc.doc_id, "run_id": run_id,
                 "record": record, "evidence": data.evidence_json(facts),
                 "document_findings": data.findings_of(record)}

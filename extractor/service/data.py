@@ -18,11 +18,11 @@ from extractor.core.records import (
     CheckStatus,
     Fact,
     FinalAccounts,
-    assemble,
     iter_scalar_slots,
     primary_facts,
     slot_facts,
 )
+from extractor.pipeline import predictions
 from extractor.service.models import Correction, Review
 from extractor.store import Document, RunDocument, Store
 
@@ -48,9 +48,18 @@ def latest_run(store: Store, sha256: str, run_id: int | None = None) -> int:
     return row.run_id
 
 
-def record_json(doc_id: str, facts: list[Fact]) -> dict[str, Any]:
-    """The ``final_accounts/v1`` prediction for a document, as ``eval export`` writes it."""
-    return assemble(doc_id, facts).to_json_dict()
+def run_records(store: Store, run_id: int) -> dict[str, dict[str, Any]]:
+    """doc id → the ``final_accounts/v1`` prediction of every document of a run, built by
+    the very function ``eval export`` writes files with (check status, document findings)."""
+    return {doc_id: record.to_json_dict() for doc_id, record in predictions(store, run_id).items()}
+
+
+def record_json(store: Store, run_id: int, doc: Document) -> dict[str, Any]:
+    """A document's prediction in a run, exactly as ``extractor run --export`` writes it."""
+    record = run_records(store, run_id).get(doc.doc_id)
+    if record is None:
+        raise NotFoundError(f"run {run_id} has no record of {doc.doc_id} (its extraction failed)")
+    return record
 
 
 def scalar_paths(doc_id: str) -> set[str]:

@@ -159,7 +159,7 @@ def build(store: Store, doc: Document, run_id: int, blobs: Path) -> dict[str, An
     """Everything the review page shows, as one JSON-able dict."""
     facts_list = store.facts(run_id, doc.sha256)
     facts = slot_facts(facts_list)
-    record = data.record_json(doc.doc_id, facts_list)
+    record = data.record_json(store, run_id, doc)
     checks = _checks(store, run_id, doc.sha256)
     repairs = _repairs(store, run_id, doc.sha256)
     corrections = data.corrections(store, doc.sha256)

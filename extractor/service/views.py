@@ -56,12 +56,12 @@ def index_page(store: Store, queue: JobQueue) -> str:
 def run_page(store: Store, run_id: int, gold_dir: Path) -> str:
     run = store.get_run(run_id)
     names = {d.sha256: d for d in store.documents()}
+    records = data.run_records(store, run_id)
     rows = []
     for rd in store.run_documents(run_id):
         doc = names.get(rd.document)
-        facts = store.facts(run_id, rd.document)
-        counts = data.status_counts(facts)
-        record = data.record_json(doc.doc_id if doc else rd.document, facts)
+        counts = data.status_counts(store.facts(run_id, rd.document))
+        record = records.get(doc.doc_id, {}) if doc else {}
         state = data.review_state(store, rd.document)
         rows.append({"sha": rd.document, "doc_id": doc.doc_id if doc else rd.document[:12],
                      "status": rd.status, "counts": counts,
