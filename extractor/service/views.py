@@ -19,6 +19,7 @@ from markupsafe import Markup
 from extractor.core.errors import ContractError
 from extractor.evaluate.schema import load_dir
 from extractor.evaluate.score import score_dirs
+from extractor.ingest import MEDIA_TYPES
 from extractor.pipeline import predictions
 from extractor.service import data, review
 from extractor.service.models import Job
@@ -50,7 +51,7 @@ def index_page(store: Store, queue: JobQueue) -> str:
                      "created": run.created.strftime("%Y-%m-%d %H:%M"), "documents": len(docs),
                      "failed": sum(d.status == "failed" for d in docs)})
     jobs: list[Job] = list(reversed(queue.jobs()))[:50]
-    return _env().get_template("index.html").render(runs=runs, jobs=jobs)
+    return _env().get_template("index.html").render(runs=runs, jobs=jobs, accept=",".join(MEDIA_TYPES))
 
 
 def run_page(store: Store, run_id: int, gold_dir: Path) -> str:
