@@ -201,3 +201,18 @@ def test_document_findings_are_listed_and_flagged_in_the_text(
     flags.first.scroll_into_view_if_needed()
     _shot(page, tmp_path, "review-findings.png")
     page.close()
+
+
+def test_uploading_from_the_index_page_leads_to_the_review(browser: Any,
+                                                            served: tuple[Server, dict[str, str]]) -> None:
+    server, _ = served
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.goto(server.url + "/")
+    page.set_input_files('#upload input[name="file"]', str(SAMPLES / "pdf" / "004_4a020ba0f11f1338_text.pdf"))
+    page.click("#upload button")
+    page.wait_for_url("**/review/**", timeout=240_000)
+    page.wait_for_selector("#fields")
+    assert "004_4a020ba0f11f1338_text" in page.title()
+    page.goto(server.url + "/")
+    assert "004_4a020ba0f11f1338_text.pdf" in page.inner_text("#jobs")
+    page.close()
