@@ -24,7 +24,7 @@ PDF = SAMPLES / "pdf" / "002_ede6ec7d9a9ccbff_text.pdf"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("api")
-    server = Server(f"sqlite:///{tmp / 'service.db'}", tmp, max_upload_bytes=300_000).start()
+    server = Server(f"sqlite:///{tmp / 'service.db'}", tmp, max_upload_bytes=1_000_000).start()
     yield server
     server.stop()
 
@@ -119,7 +119,7 @@ def test_bad_uploads_get_one_clear_json_error_and_no_job(served: Server, tmp_pat
     docx = tmp_path / "report.docx"
     docx.write_bytes(b"PK\x03\x04 not readable here")
     big = tmp_path / "big.txt"
-    big.write_text("决算 12.5万元\n" * 30_000, encoding="utf-8")
+    big.write_text("决算 12.5万元\n" * 80_000, encoding="utf-8")
     memo = tmp_path / "memo.txt"
     memo.write_text("会议纪要：本周讨论了办公室搬迁、网络改造和年度培训安排。\n" * 20, encoding="utf-8")
     fake = tmp_path / "fake.pdf"
@@ -241,3 +241,25 @@ def test_documents_ingested_by_the_cli_render_from_their_recorded_path(served: S
         review = client.get("/v1/documents/gone/review").json()
         assert review["document"]["original"] is False and review["text_pages"]
         assert client.get("/v1/documents/kept/review").json()["document"]["visual"] is True
+
+
+@pytest.mark.slow
+def test_values_on_a_scanned_page_are_boxed_from_its_ocr_words(served: Server) -> None:
+    """The scan has no text layer to search: the figure is found among the page's OCR words,
+    where the same layout's text PDF prints it."""
+    scan = SAMPLES / "pdf" / "002_ede6ec7d9a9ccbff_scan.pdf"
+    with served.client() as client:
+        body = upload(client, scan, extractor="rules").json()
+        assert wait_job(client, body["job_id"])["status"] == "done"
+        review = client.get(f"/v1/documents/{body['document_id']}/review").json()
+        page = review["fields"][[f["path"] for f in review["fields"]].index("basic_expense.total")]
+        assert page["boxes"] == [] and page["evidence"]["page"] in review["document"]["ocr_pages"]
+        found = client.get(f"/v1/documents/{body['document_id']}/pages/{page['evidence']['page']}/boxes")
+        assert found.status_code == 200
+        boxes = found.json()["boxes"]
+    (x0, y0, x1, y1), = boxes["basic_expense.total"]["boxes"]
+    with pymupdf.open(PDF) as pdf:  # the same page as a text PDF
+        printed = pdf[1].search_for("795.75万元")[0]
+    assert abs(x0 - printed.x0) < 8 and abs(x1 - printed.x1) < 8
+    assert abs(y0 - printed.y0) < 4 and abs(y1 - printed.y1) < 4
+    assert len(boxes) >= 5  # the page's other values too

@@ -110,7 +110,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                               "records, review and correct them.")
     _error_handlers(app)
     _document_routes(app, store, queue, settings)
-    _review_routes(app, store, svc.blobs)
+    _review_routes(app, store, settings)
     _run_routes(app, store, settings)
     _page_routes(app, store, queue, settings)
     token = svc.token.get_secret_value() if svc.token else None
@@ -207,7 +207,9 @@ def _document_routes(app: FastAPI, store: Store, queue: JobQueue, settings: Sett
 
 
 
-def _review_routes(app: FastAPI, store: Store, blobs: Path) -> None:
+def _review_routes(app: FastAPI, store: Store, settings: Settings) -> None:
+    blobs = settings.service.blobs
+
     @app.get("/v1/documents/{document_id}/corrections", summary="A document's corrections")
     def list_corrections(document_id: str) -> list[dict[str, Any]]:
         doc = data.document(store, document_id)
@@ -240,6 +242,14 @@ def _review_routes(app: FastAPI, store: Store, blobs: Path) -> None:
     def get_review(document_id: str, run: int | None = None) -> dict[str, Any]:
         doc = data.document(store, document_id)
         return review.build(store, doc, data.latest_run(store, doc.sha256, run), blobs)
+
+    @app.get("/v1/documents/{document_id}/pages/{number}/boxes",
+             summary="Boxes of the values on a scanned page, found by OCR (first call: seconds)")
+    def scanned_boxes(document_id: str, number: int, run: int | None = None) -> dict[str, Any]:
+        doc = data.document(store, document_id)
+        run_id = data.latest_run(store, doc.sha256, run)
+        return {"page": number, "run_id": run_id,
+                "boxes": review.scanned_page_boxes(store, doc, run_id, number, settings)}
 
     @app.post("/v1/documents/{document_id}/review", status_code=201,
               summary="Mark a document reviewed (or not); export-gold writes reviewed ones")

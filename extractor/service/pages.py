@@ -11,6 +11,7 @@ gave one, else the printed value found on the page next to the words of its quot
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,9 @@ import pymupdf
 
 from extractor.core.errors import NotFoundError
 from extractor.core.records import Fact
-from extractor.ingest import sha256_of
+from extractor.core.settings import OcrSettings
+from extractor.ingest import render, sha256_of
+from extractor.ocr import shared_engine
 from extractor.store import Document
 
 _pymupdf: Any = pymupdf
@@ -47,7 +50,7 @@ def original_path(doc: Document, blobs: Path) -> Path | None:
     """The stored original of a document, or ``None`` when none is available any more."""
     folder = blobs / doc.sha256
     if folder.is_dir():
-        files = sorted(p for p in folder.iterdir() if p.is_file())
+        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
         if files:
             return files[0]
     path = Path(doc.path)
@@ -160,6 +163,58 @@ def locate(page: Any, fact: Fact) -> Located | None:
     if quote_hits:
         return Located([_displayed(page, h) for h in quote_hits[:3]], "quote")
     return None
+
+
+def _overlap(a: Box, b: Box) -> float:
+    return min(a[3], b[3]) - max(a[1], b[1])
+
+
+def _em(ch: str) -> float:
+    return 1.0 if ch >= "\u2e80" else 0.55
+
+
+def locate_in_words(words: list[tuple[str, Box]], fact: Fact) -> Located | None:
+    """Where ``fact``'s value stands among a scanned page's OCR words: the word holding the
+    figure on the line that shares most characters with the quote, narrowed to the figure."""
+    quote = set(fact.evidence.quote) if fact.evidence is not None else set()
+    for text in value_texts(fact):
+        hits = [(t, b) for t, b in words if text in t]
+        if not hits:
+            continue
+
+        def line_score(hit: tuple[str, Box]) -> int:
+            _, box = hit
+            line = "".join(t for t, b in words if _overlap(box, b) > 0.5 * (box[3] - box[1]))
+            return len(quote & set(line))
+
+        word, box = max(hits, key=line_score)
+        at, width = word.find(text), box[2] - box[0]
+        ems = [_em(ch) for ch in word]  # CJK characters are about twice as wide as digits
+        x0 = box[0] + width * sum(ems[:at]) / sum(ems)
+        x1 = box[0] + width * sum(ems[:at + len(text)]) / sum(ems)
+        return Located([(round(x0, 2), box[1], round(x1, 2), box[3])], "ocr")
+    return None
+
+
+def ocr_words(original: Path, number: int, cache: Path, ocr: OcrSettings) -> list[tuple[str, Box]]:
+    """The OCR words of a scanned page with their boxes in points (cached beside the blob:
+    OCR costs seconds a page, and ingest keeps only the text)."""
+    if cache.is_file():
+        return [(t, (b[0], b[1], b[2], b[3])) for t, b in json.loads(cache.read_text(encoding="utf-8"))]
+    engine = shared_engine(ocr)
+    if engine is None:
+        return []
+    with open_original(original) as pdf:
+        page = pdf[number - 1]
+        image = render(page, ocr.dpi)
+        scale = image.shape[1] / page.rect.width
+    words: list[tuple[str, Box]] = []
+    for box in engine.recognize(image).boxes:
+        xs, ys = [p[0] / scale for p in box.quad], [p[1] / scale for p in box.quad]
+        words.append((box.text, (round(min(xs), 2), round(min(ys), 2), round(max(xs), 2), round(max(ys), 2))))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+    return words
 
 
 def locate_quote(page: Any, quote: str) -> list[Box]:

@@ -19,6 +19,7 @@ from extractor.core.records import (
     section_of,
     slot_facts,
 )
+from extractor.core.settings import Settings
 from extractor.core.types import NormalizedText
 from extractor.service import data, pages
 from extractor.store import Document, Store
@@ -200,14 +201,38 @@ def build(store: Store, doc: Document, run_id: int, blobs: Path) -> dict[str, An
         "run_id": run_id, "fields": fields, "checks": checks, "findings": findings,
         "counts": data.status_counts(facts_list).__dict__,
     }
+    stored = store.load_document(doc.sha256).pages
     if visual and original is not None:
         payload["document"]["page_sizes"] = pages.page_sizes(original)
+        payload["document"]["ocr_pages"] = [p.number for p in stored if p.source.startswith("ocr")]
         _locate_all(original, fields, facts, findings)
     else:
-        raws = {p.number: p.raw for p in store.load_document(doc.sha256).pages}
+        raws = {p.number: p.raw for p in stored}
         payload["text_pages"] = _text_pages(doc, raws, fields, facts, findings)
     review = data.review_state(store, doc.sha256)
     payload["review"] = None if review is None else {
         "reviewed": review.reviewed, "author": review.author, "run_id": review.run_id,
         "created": review.created.isoformat(timespec="seconds")}
     return payload
+
+
+def scanned_page_boxes(store: Store, doc: Document, run_id: int, number: int,
+                       settings: Settings) -> dict[str, dict[str, Any]]:
+    """Slot path → box of every value on a scanned page that has no box yet, found among
+    the page's OCR words (read on first request, then cached)."""
+    blobs, ocr = settings.service.blobs, settings.ocr
+    original = pages.original_path(doc, blobs)
+    if original is None or not pages.is_visual(doc, original) or not 1 <= number <= doc.pages:
+        return {}
+    wanted = {path: fact for path, fact in slot_facts(store.facts(run_id, doc.sha256)).items()
+              if fact.evidence is not None and fact.evidence.page == number and fact.evidence.bbox is None}
+    if not wanted:
+        return {}
+    cache = blobs / doc.sha256 / ".ocr" / f"page-{number}-{ocr.dpi}dpi.json"
+    words = pages.ocr_words(original, number, cache, ocr)
+    out = {}
+    for path, fact in wanted.items():
+        found = pages.locate_in_words(words, fact)
+        if found is not None:
+            out[path] = {"boxes": found.boxes, "method": found.method}
+    return out

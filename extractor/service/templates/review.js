@@ -52,10 +52,32 @@
         }
       }
       document.querySelectorAll('#pagebar button').forEach((b) => b.classList.toggle('current', Number(b.dataset.page) === n));
+      locateScanned(n);
     }
     if (selected) markSelected(selected);
   }
   document.querySelectorAll('#pagebar button').forEach((b) => b.addEventListener('click', () => showPage(Number(b.dataset.page))));
+
+  // A scanned page has no text layer to search: ask the server to find the values among
+  // the page's OCR words (seconds the first time, cached after), then draw them.
+  const asked = new Set();
+  async function locateScanned(n) {
+    const missing = data.fields.filter((f) => pageOf(f) === n && !(f.boxes || []).length);
+    if (!(data.document.ocr_pages || []).includes(n) || !missing.length || asked.has(n)) return;
+    asked.add(n);
+    const note = document.getElementById('locating');
+    note.textContent = 'locating values on this scanned page…';
+    const resp = await fetch('/v1/documents/' + sha + '/pages/' + n + '/boxes?run=' + data.run_id);
+    const body = await resp.json();
+    note.textContent = resp.ok ? '' : body.error;
+    if (!resp.ok) return;
+    for (const [path, found] of Object.entries(body.boxes)) {
+      const f = byPath.get(path);
+      if (f) { f.boxes = found.boxes; f.method = found.method; }
+    }
+    if (currentPage === n) { currentPage = null; showPage(n); }
+    if (selected && byPath.get(selected) && pageOf(byPath.get(selected)) === n) renderDetail(byPath.get(selected));
+  }
 
   function markSelected(path) {
     document.querySelectorAll('.box.selected, mark.v.selected, tr.field.selected').forEach((n) => n.classList.remove('selected'));
@@ -90,8 +112,8 @@
         el('div', {class: 'quote'}, ev.quote));
       if (ev.row_label || ev.column_header) where.append(el('div', {class: 'muted'}, 'row: ' + fmt(ev.row_label) + ' · column: ' + fmt(ev.column_header)));
       const located = data.document.visual
-        ? ((f.boxes || []).length ? 'box on the page: ' + ({cell: 'table cell', value: 'printed value', quote: 'quote', 'value-only': 'printed value'}[f.method] || f.method)
-                                 : 'not found on the page image (scanned page without a text layer?)')
+        ? ((f.boxes || []).length ? 'box on the page: ' + ({cell: 'table cell', value: 'printed value', quote: 'quote', 'value-only': 'printed value', ocr: 'OCR words of the scanned page'}[f.method] || f.method)
+                                 : ((data.document.ocr_pages || []).includes(ev.page) && !asked.has(ev.page) ? 'locating on the scanned page…' : 'not found on the page image'))
         : (f.text_page ? 'marked in the text of page ' + f.text_page : 'not located in the text');
       where.append(el('div', {class: 'muted', id: 'located'}, located));
       detail.append(where);
