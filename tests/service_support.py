@@ -41,14 +41,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 class Server:
     """``extractor serve`` on a free loopback port; ``settings`` become EXTRACTOR_SERVICE__*."""
 
-    def __init__(self, db_url: str, tmp: Path, **settings: Any) -> None:
+    def __init__(self, db_url: str, tmp: Path, env: dict[str, str] | None = None, **settings: Any) -> None:
         self.db_url = db_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"server-{self.port}.log"
         self.env = clean_env(EXTRACTOR_SERVICE__BLOB_DIR=str(tmp / "blobs"),
                              EXTRACTOR_SERVICE__POLL_S="0.2",
-                             **{f"EXTRACTOR_SERVICE__{k.upper()}": str(v) for k, v in settings.items()})
+                             **{f"EXTRACTOR_SERVICE__{k.upper()}": str(v) for k, v in settings.items()},
+                             **(env or {}))
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:

@@ -24,7 +24,8 @@ PDF = SAMPLES / "pdf" / "002_ede6ec7d9a9ccbff_text.pdf"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("api")
-    server = Server(f"sqlite:///{tmp / 'service.db'}", tmp, max_upload_bytes=1_000_000).start()
+    server = Server(f"sqlite:///{tmp / 'service.db'}", tmp,  # the CLI's own limit bounds uploads
+                    env={"EXTRACTOR_LIMITS__MAX_FILE_BYTES": "1000000"}).start()
     yield server
     server.stop()
 
@@ -127,8 +128,8 @@ def test_bad_uploads_get_one_clear_json_error_and_no_job(served: Server, tmp_pat
     gbk = tmp_path / "gbk.txt"
     gbk.write_bytes(("部门决算 " * 100).encode("gb18030"))
     cases = [(empty, 400, "empty"), (docx, 415, "unsupported file type"),
-             (big, 413, "limit"), (memo, 422, "not a final-accounts report"),
-             (fake, 422, "not a PDF"), (gbk, 422, "GB18030")]
+             (big, 413, "limit of 1,000,000 bytes (EXTRACTOR_LIMITS__MAX_FILE_BYTES)"),
+             (memo, 422, "not a final-accounts report"), (fake, 422, "not a PDF"), (gbk, 422, "GB18030")]
     with served.client() as client:
         before = len(client.get("/v1/jobs").json())
         for path, status, words in cases:

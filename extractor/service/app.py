@@ -114,7 +114,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     _run_routes(app, store, settings)
     _page_routes(app, store, queue, settings)
     token = svc.token.get_secret_value() if svc.token else None
-    app.add_middleware(UploadLimit, limit=svc.max_upload_bytes)
+    limit, limit_name = settings.upload_limit()
+    app.add_middleware(UploadLimit, limit=limit, setting=limit_name)
     app.add_middleware(TokenAuth, token=token)  # added last: runs first
     return app
 
@@ -162,7 +163,7 @@ def _document_routes(app: FastAPI, store: Store, queue: JobQueue, settings: Sett
         if wanted == "model" and not effective.model.configured:
             raise ConfigError("the model extractor needs an endpoint configured on the server "
                               "(EXTRACTOR_MODEL__BASE_URL and EXTRACTOR_MODEL__MODEL)")
-        stored = receive(file.file, file.filename or "", svc)
+        stored = receive(file.file, file.filename or "", settings)
         options: dict[str, Any] = {"extractor": extractor, "settings": overrides}
         job = queue.enqueue(stored.sha256, stored.filename, str(stored.path), options)
         assert job.id is not None

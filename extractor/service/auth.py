@@ -53,9 +53,10 @@ class UploadLimit:
     SLACK = 64 * 1024
     """Multipart framing around the file (boundaries, headers, small form fields)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, setting: str) -> None:
         self.app = app
         self.limit = limit + self.SLACK
+        self.setting = setting
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -63,8 +64,8 @@ class UploadLimit:
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        message = (f"request body is larger than the {(self.limit - self.SLACK) / 1024 / 1024:.1f} "
-                   "MiB limit (service.max_upload_bytes)")
+        message = (f"upload is larger than the limit of {self.limit - self.SLACK:,} bytes "
+                   f"({self.setting})")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await _json(send, 413, message)
             return

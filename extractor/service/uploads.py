@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import pymupdf
 
 from extractor.core.errors import ExtractorError, IngestError
-from extractor.core.settings import OcrSettings, ServiceSettings
+from extractor.core.settings import OcrSettings, Settings
 from extractor.ingest import MEDIA_TYPES, read_pages, usable_chars
 
 _pymupdf: Any = pymupdf
@@ -65,10 +65,12 @@ def media_type_of(filename: str) -> str:
     return media_type
 
 
-def receive(stream: BinaryIO, filename: str, settings: ServiceSettings) -> StoredUpload:
+def receive(stream: BinaryIO, filename: str, config: Settings) -> StoredUpload:
     """Copy an upload into the blob store (hashing as it goes) and check it."""
     filename = safe_filename(filename)
     media_type = media_type_of(filename)
+    settings = config.service
+    limit, limit_name = config.upload_limit()
     blobs = settings.blobs
     blobs.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -79,8 +81,8 @@ def receive(stream: BinaryIO, filename: str, settings: ServiceSettings) -> Store
         try:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 size += len(block)
-                if size > settings.max_upload_bytes:
-                    raise UploadError(413, too_large(filename, settings.max_upload_bytes))
+                if size > limit:
+                    raise UploadError(413, too_large(filename, limit, limit_name))
                 digest.update(block)
                 tmp.write(block)
         except BaseException:
@@ -104,9 +106,8 @@ def receive(stream: BinaryIO, filename: str, settings: ServiceSettings) -> Store
         tmp_path.unlink(missing_ok=True)
 
 
-def too_large(filename: str, limit: int) -> str:
-    return (f"{filename}: file is larger than the {limit / 1024 / 1024:.1f} MiB limit "
-            "(service.max_upload_bytes)")
+def too_large(filename: str, limit: int, setting: str) -> str:
+    return f"{filename}: file is larger than the limit of {limit:,} bytes ({setting})"
 
 
 def check_content(path: Path, filename: str, media_type: str, markers: list[str]) -> None:
