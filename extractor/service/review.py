@@ -8,6 +8,7 @@ page; a text document is shown as its page text with each value's quote marked.
 
 from __future__ import annotations
 
+import bisect
 import html
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from extractor.core.records import (
     slot_facts,
 )
 from extractor.core.settings import Settings
-from extractor.core.types import NormalizedText
+from extractor.core.types import DocumentData
 from extractor.service import data, pages
 from extractor.store import Document, Store
 
@@ -71,17 +72,15 @@ def _repairs(store: Store, run_id: int, sha: str) -> dict[str, dict[str, Any]]:
             for r in store.repairs(run_id, sha)}
 
 
-def _raw_span(doc: Document, fact: Fact) -> tuple[int, int, int] | None:
+def _raw_span(doc: DocumentData, fact: Fact) -> tuple[int, int, int] | None:
     """(page, raw start, raw end) of a fact's quote within its page's stored text."""
     ev = fact.evidence
-    if ev is None or ev.start is None or ev.end is None or ev.end <= ev.start:
+    norm = doc.normalized
+    if ev is None or ev.start is None or ev.end is None or not 0 <= ev.start < ev.end < len(norm.offsets):
         return None
-    norm = NormalizedText(doc.normalized, list(doc.offsets or []))
-    starts = list(doc.page_starts or [0])
-    if ev.end > len(norm.offsets) - 1:
-        return None
-    page = max(i for i, s in enumerate(starts) if s <= ev.start) + 1
-    return page, norm.offsets[ev.start], norm.offsets[ev.end - 1] + 1
+    page = bisect.bisect_right(doc.page_starts, ev.start)
+    start, end = norm.raw_span(ev.start, ev.end)
+    return page, start, end
 
 
 def _finding_flags(raws: dict[int, str], findings: list[dict[str, Any]]) -> dict[int, list[tuple[int, str]]]:
@@ -96,7 +95,7 @@ def _finding_flags(raws: dict[int, str], findings: list[dict[str, Any]]) -> dict
     return flags
 
 
-def _text_pages(doc: Document, raws: dict[int, str], fields: list[dict[str, Any]],
+def _text_pages(doc: DocumentData, raws: dict[int, str], fields: list[dict[str, Any]],
                 facts: dict[str, Fact], findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each page's text as HTML: every located value in a ``<mark>``, and a flag where a
     statement of a document finding begins."""
@@ -201,14 +200,15 @@ def build(store: Store, doc: Document, run_id: int, blobs: Path) -> dict[str, An
         "run_id": run_id, "fields": fields, "checks": checks, "findings": findings,
         "counts": data.status_counts(facts_list).__dict__,
     }
-    stored = store.load_document(doc.sha256).pages
+    loaded = store.load_document(doc.sha256)
+    stored = loaded.pages
     if visual and original is not None:
         payload["document"]["page_sizes"] = pages.page_sizes(original)
         payload["document"]["ocr_pages"] = [p.number for p in stored if p.source.startswith("ocr")]
         _locate_all(original, fields, facts, findings)
     else:
         raws = {p.number: p.raw for p in stored}
-        payload["text_pages"] = _text_pages(doc, raws, fields, facts, findings)
+        payload["text_pages"] = _text_pages(loaded, raws, fields, facts, findings)
     review = data.review_state(store, doc.sha256)
     payload["review"] = None if review is None else {
         "reviewed": review.reviewed, "author": review.author, "run_id": review.run_id,
