@@ -94,7 +94,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        threads = [threading.Thread(target=Worker(store, settings, f"serve-{i}-{id(stop)}").run,
+        threads = [threading.Thread(target=Worker(store, settings, f"{Worker.host_pid()}:serve-{i}").run,
                                     args=(stop,), name=f"job-worker-{i}", daemon=True)
                    for i in range(svc.workers)]
         for t in threads:

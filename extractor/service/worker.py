@@ -96,7 +96,12 @@ class Worker:
         self.store = store
         self.settings = settings
         self.queue = JobQueue(store, settings.service.lease_s)
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10000}"
+        self.name = name or f"{self.host_pid()}:worker"
+
+    @staticmethod
+    def host_pid() -> str:
+        """``host:pid``: who holds a job's claim, for people reading the ``job`` table."""
+        return f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self, stop: threading.Event, *, once: bool = False) -> int:
         """Work until ``stop`` is set (or, with ``once``, until the queue is empty)."""
