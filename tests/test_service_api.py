@@ -75,6 +75,8 @@ def test_pages_render_from_the_stored_original(served: Server) -> None:
         assert missing.status_code == 404 and "pages 1-3" in missing.json()["error"]
         unknown = client.get("/v1/documents/nosuchdoc/record")
         assert unknown.status_code == 404 and "nosuchdoc" in unknown.json()["error"]
+        assert client.get("/v1/nothing").json() == {"error": "Not Found"}
+        assert client.delete("/v1/runs").json() == {"error": "Method Not Allowed"}
 
 
 def test_text_documents_render_their_page_text(served: Server, tmp_path: Path) -> None:

@@ -16,10 +16,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from extractor.core.errors import ConfigError, ExtractorError, NotFoundError, StoreError
 from extractor.core.records import slot_facts
@@ -131,8 +132,8 @@ def _error_handlers(app: FastAPI) -> None:
             return _error(503, str(exc))
         return _error(422, str(exc))
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # routing's 404/405 as well as ours
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
@@ -141,9 +142,6 @@ def _error_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return _error(422, f"{where or 'request'}: {first.get('msg', 'invalid')}")
 
-    @app.exception_handler(404)
-    async def _not_found(_: Request, exc: Exception) -> JSONResponse:
-        return _error(404, str(getattr(exc, "detail", "")) or "not found")
 
 
 
