@@ -266,3 +266,20 @@ def test_values_on_a_scanned_page_are_boxed_from_its_ocr_words(served: Server) -
     assert abs(x0 - printed.x0) < 8 and abs(x1 - printed.x1) < 8
     assert abs(y0 - printed.y0) < 4 and abs(y1 - printed.y1) < 4
     assert len(boxes) >= 5  # the page's other values too
+
+
+def test_figures_printed_with_thousands_separators_get_their_box(served: Server) -> None:
+    """Normalization drops the commas of ``55,923,963.72元``; the box must still find them."""
+    pdf = SAMPLES / "pdf" / "004_4a020ba0f11f1338_text.pdf"
+    with served.client() as client:
+        body = upload(client, pdf, extractor="rules").json()
+        assert wait_job(client, body["job_id"])["status"] == "done"
+        fields = client.get(f"/v1/documents/{body['document_id']}/review").json()["fields"]
+    cited = [f for f in fields if f.get("evidence", {}).get("page")]
+    boxed = [f for f in cited if f["boxes"]]
+    assert len(boxed) >= 0.9 * len(cited), [f["path"] for f in cited if not f["boxes"]]
+    field = next(f for f in fields if f["path"] == "summary.expense_current_year")
+    with pymupdf.open(pdf) as doc:
+        printed = doc[field["evidence"]["page"] - 1].search_for("55,923,963.72元")
+    (x0, y0, x1, y1), = field["boxes"]
+    assert any(max(abs(x0 - r.x0), abs(y0 - r.y0), abs(x1 - r.x1), abs(y1 - r.y1)) < 1 for r in printed)

@@ -128,14 +128,28 @@ def _displayed(page: Any, rect: Any) -> Box:
     return (round(r.x0, 2), round(r.y0, 2), round(r.x1, 2), round(r.y1, 2))
 
 
+_UNITS = "万元亿%％辆个人次批台套项分"
+
+
+def _grouped(digits: str) -> str:
+    """``55923963.72`` as reports print it, ``55,923,963.72`` (normalize drops the commas)."""
+    whole, dot, frac = digits.partition(".")
+    if not whole.isdigit() or len(whole) <= 3:
+        return digits
+    return f"{int(whole):,}{dot}{frac}"
+
+
 def value_texts(fact: Fact) -> list[str]:
-    """How the figure may be printed: as read (``795.75万元``), its digits alone."""
+    """How the figure may be printed: as read (``795.75万元``), with thousands separators,
+    its digits alone."""
     out: list[str] = []
     if fact.raw:
-        out.append(fact.raw.strip())
-        digits = fact.raw.strip().rstrip("万元亿%％辆个人次批台套项分").strip()
-        if digits and digits not in out:
-            out.append(digits)
+        raw = fact.raw.strip()
+        digits = raw.rstrip(_UNITS).strip()
+        unit = raw[len(digits):].strip() if raw.startswith(digits) else ""
+        for text in (raw, _grouped(digits) + unit, digits, _grouped(digits)):
+            if text and text not in out:
+                out.append(text)
     if isinstance(fact.value, str) and fact.value not in out:
         out.append(fact.value)
     return out
@@ -146,7 +160,12 @@ def locate(page: Any, fact: Fact) -> Located | None:
     ev = fact.evidence
     if ev is not None and ev.bbox is not None:
         return Located([tuple(round(v, 2) for v in ev.bbox)], "cell")  # type: ignore[list-item]
-    quote_hits = _rects(page, " ".join(ev.quote.split())) if ev is not None else []
+    quote_hits: list[Any] = []
+    if ev is not None:
+        quote = " ".join(ev.quote.split())
+        digits = (fact.raw or "").strip().rstrip(_UNITS).strip()
+        for variant in dict.fromkeys((quote, quote.replace(digits, _grouped(digits)) if digits else quote)):
+            quote_hits = quote_hits or _rects(page, variant)
     for text in value_texts(fact):
         hits = _rects(page, text)
         if not hits:
