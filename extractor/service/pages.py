@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -129,6 +130,7 @@ def _displayed(page: Any, rect: Any) -> Box:
 
 
 _UNITS = "万元亿%％辆个人次批台套项分"
+_LABEL = re.compile(r"[^\s\d.,，。:：;；、()（）\"“”'‘’]+")
 
 
 def _grouped(digits: str) -> str:
@@ -155,17 +157,32 @@ def value_texts(fact: Fact) -> list[str]:
     return out
 
 
+def _quote_hits(page: Any, quote: str, fact: Fact) -> list[Any]:
+    """Where the quote stands: as normalized, with the figure's commas back, without the
+    spaces OCR-like text puts round figures; failing those, its longest label (the words
+    naming the figure, which the value is printed next to)."""
+    spaced = " ".join(quote.split())
+    digits = (fact.raw or "").strip().rstrip(_UNITS).strip()
+    grouped = spaced.replace(digits, _grouped(digits)) if digits else spaced
+    variants = [spaced, grouped, "".join(quote.split())]
+    for variant in dict.fromkeys(variants):
+        hits = _rects(page, variant)
+        if hits:
+            return hits
+    labels = sorted((w for w in _LABEL.findall(quote) if len(w) >= 2), key=len, reverse=True)
+    for label in labels[:3]:
+        hits = _rects(page, label)
+        if hits:
+            return hits
+    return []
+
+
 def locate(page: Any, fact: Fact) -> Located | None:
     """Where ``fact``'s value is printed on ``page``, or ``None`` when it cannot be found."""
     ev = fact.evidence
     if ev is not None and ev.bbox is not None:
         return Located([tuple(round(v, 2) for v in ev.bbox)], "cell")  # type: ignore[list-item]
-    quote_hits: list[Any] = []
-    if ev is not None:
-        quote = " ".join(ev.quote.split())
-        digits = (fact.raw or "").strip().rstrip(_UNITS).strip()
-        for variant in dict.fromkeys((quote, quote.replace(digits, _grouped(digits)) if digits else quote)):
-            quote_hits = quote_hits or _rects(page, variant)
+    quote_hits = _quote_hits(page, ev.quote, fact) if ev is not None else []
     for text in value_texts(fact):
         hits = _rects(page, text)
         if not hits:
