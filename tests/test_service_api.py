@@ -278,8 +278,18 @@ def test_figures_printed_with_thousands_separators_get_their_box(served: Server)
     cited = [f for f in fields if f.get("evidence", {}).get("page")]
     boxed = [f for f in cited if f["boxes"]]
     assert len(boxed) >= 0.9 * len(cited), [f["path"] for f in cited if not f["boxes"]]
-    field = next(f for f in fields if f["path"] == "summary.expense_current_year")
+    grouped = []  # narrative figures the PDF prints as 55,923,963.72元
     with pymupdf.open(pdf) as doc:
-        printed = doc[field["evidence"]["page"] - 1].search_for("55,923,963.72元")
-    (x0, y0, x1, y1), = field["boxes"]
-    assert any(max(abs(x0 - r.x0), abs(y0 - r.y0), abs(x1 - r.x1), abs(y1 - r.y1)) < 1 for r in printed)
+        for f in cited:
+            digits = str(f["raw"]).rstrip("万元")
+            whole, _, frac = digits.partition(".")
+            if f["method"] != "value" or not whole.isdigit() or len(whole) <= 3:
+                continue
+            figure = f"{int(whole):,}.{frac}" if frac else f"{int(whole):,}"
+            printed = doc[f["evidence"]["page"] - 1].search_for(figure)
+            (x0, y0, x1, _y1), = f["boxes"]  # the box may run on over the unit (元)
+            grouped.append(any(abs(x0 - r.x0) < 1 and abs(y0 - r.y0) < 1 and x1 > r.x1 - 1 for r in printed))
+    assert sum(grouped) >= 3 and sum(grouped) >= 0.8 * len(grouped), grouped  # none before the fix
+    for f in cited:  # a value read from a table cell is boxed by the cell itself
+        if f["method"] == "cell":
+            assert f["boxes"] == [f["evidence"]["bbox"]]
