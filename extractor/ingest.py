@@ -37,6 +37,7 @@ from extractor.core.errors import (
 )
 from extractor.core.settings import OcrSettings
 from extractor.core.types import PageText
+from extractor.images import IMAGE_TYPES, load_pages, page_folder
 from extractor.ocr import TEXT_LAYER_JOIN, OcrEngine, TextBox, boxes_to_text, shared_engine
 
 _pymupdf: Any = pymupdf
@@ -49,6 +50,7 @@ MEDIA_TYPES: dict[str, str] = {
     ".pdf": "application/pdf",
     ".txt": "text/plain",
     ".md": "text/markdown",
+    **IMAGE_TYPES,
 }
 """Readable suffixes (matched case-insensitively) and the media type each is stored as."""
 
@@ -70,6 +72,9 @@ Progress = Callable[[int, int], None]
 
 def sha256_of(path: Path) -> str:
     """Hex SHA-256 of the file's bytes (read in blocks: PDFs can be large)."""
+    if path.is_dir():  # a folder of page images: the pages' digests in page order
+        pages = page_folder(path) or []
+        return hashlib.sha256("\n".join(sha256_of(p) for p in pages).encode()).hexdigest()
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
@@ -84,13 +89,16 @@ def iter_input_files(paths: list[Path]) -> list[Path]:
     """The files to ingest, in order, each once.
 
     Directories are searched recursively for readable suffixes (sorted; hidden files and
-    folders skipped); other files in them are ignored. A file named explicitly must be
+    folders skipped); other files in them are ignored. A folder of numbered page images
+    (:func:`extractor.images.page_folder`) is one input, given or found. A file named explicitly must be
     readable: an unsupported suffix raises rather than being dropped without a word. An
     empty result is not an error here; the caller decides what "nothing to do" means.
     """
     found: dict[Path, None] = {}
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() and page_folder(path):
+            found.setdefault(path, None)
+        elif path.is_dir():
             for item in sorted(_walk(path)):
                 found.setdefault(item, None)
         elif path.is_file():
@@ -102,13 +110,24 @@ def iter_input_files(paths: list[Path]) -> list[Path]:
 
 
 def _walk(folder: Path) -> Iterator[Path]:
-    for item in folder.rglob("*"):
-        hidden = any(part.startswith(".") for part in item.relative_to(folder).parts)
-        if not hidden and item.is_file() and item.suffix.lower() in MEDIA_TYPES:
+    for item in folder.iterdir():
+        if item.name.startswith("."):
+            continue
+        if item.is_dir():
+            if page_folder(item):
+                yield item
+            else:
+                yield from _walk(item)
+        elif item.is_file() and item.suffix.lower() in MEDIA_TYPES:
             yield item
 
 
 def _media_type(path: Path) -> str:
+    if path.is_dir():
+        pages = page_folder(path)
+        if pages:
+            return MEDIA_TYPES[pages[0].suffix.lower()]
+        raise UnsupportedFileError(str(path), "a folder, not a folder of numbered page images")
     media_type = MEDIA_TYPES.get(path.suffix.lower())
     if media_type is None:
         known = ", ".join(MEDIA_TYPES)
@@ -127,6 +146,8 @@ def read_pages(path: Path, settings: OcrSettings, ocr: OcrEngine | None = None, 
     """
     if not path.exists():
         raise IngestError(str(path), "no such file")
+    if path.is_dir() and page_folder(path):
+        return _read_images(path, settings, ocr, progress), _media_type(path)
     if not path.is_file():
         raise IngestError(str(path), "not a regular file")
     media_type = _media_type(path)
@@ -138,6 +159,8 @@ def read_pages(path: Path, settings: OcrSettings, ocr: OcrEngine | None = None, 
         raise EmptyFileError(str(path), "file is empty (0 bytes)")
     if media_type == "application/pdf":
         pages = _read_pdf(path, settings, ocr, progress)
+    elif media_type.startswith("image/"):
+        pages = _read_images(path, settings, ocr, progress)
     else:
         pages = _read_text(path)
         if progress is not None:
@@ -189,6 +212,28 @@ def usable_chars(text: str) -> int:
     (what a text layer with unmapped glyphs is made of)."""
     return sum(1 for ch in text if not ch.isspace() and ch != "\ufffd"
                and unicodedata.category(ch) not in {"Cc", "Cf", "Co", "Cs", "Cn"})
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _read_images(path: Path, settings: OcrSettings, ocr: OcrEngine | None,
+                 progress: Progress | None) -> list[PageText]:
+    """Scanned pages from an image file or a page folder, every page read by OCR."""
+    engine = ocr if ocr is not None else shared_engine(settings)
+    if engine is None:
+        raise UnsupportedFileError(str(path), "an image needs OCR and OCR is off (ocr.engine=none)")
+    images = load_pages(path)
+    pages = []
+    for image in images:
+        result = engine.recognize(image.pixels)
+        pages.append(PageText(number=image.number, raw=result.text, source=f"ocr:{engine.name}",
+                              confidence=result.confidence))
+        if progress is not None:
+            progress(image.number, len(images))
+    if not any(usable_chars(p.raw) for p in pages):
+        raise EmptyFileError(str(path), f"OCR found no text on any of its {len(pages)} pages")
+    return pages
 
 
 # --------------------------------------------------------------------------- PDF
