@@ -169,34 +169,35 @@ def _binarize(gray: Image) -> Image:
 
 
 def _skew_angle(binary: Image, boxes: Sequence[TextBox], scale: float) -> float:
-    """Page skew in radians (positive: content rotated clockwise, y down)."""
+    """Page skew in radians (positive: content rotated clockwise, y down).
+
+    Horizontal strokes (rulings and text baselines, kept by a short opening) are projected
+    onto the y axis at candidate angles; the angle that makes the profile sharpest (largest
+    sum of squared bin counts) aligns the rulings with the rows of pixels. Coarse-to-fine
+    over +-``MAX_SKEW_DEG``: about 40 ms a page, where a fine Hough transform took seconds.
+    """
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(int(LINE_KERNEL_PT * scale / 2), 9), 1))
     strokes = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
-    min_len = int(80 * scale)
-    segments = cv2.HoughLinesP(strokes, 1, math.pi / 1800, threshold=min_len // 2,
-                               minLineLength=min_len, maxLineGap=int(2 * scale))
-    angles: list[float] = []
-    weights: list[float] = []
-    if segments is not None:
-        for x0, y0, x1, y1 in np.asarray(segments).reshape(-1, 4).tolist():
-            length = math.hypot(x1 - x0, y1 - y0)
-            angle = math.atan2(float(y1 - y0), float(x1 - x0))
-            if abs(angle) <= math.radians(MAX_SKEW_DEG):
-                angles.append(angle)
-                weights.append(length)
-    if angles:
-        return _weighted_median(angles, weights)
-    return math.atan(skew_slope(boxes)) if boxes else 0.0
+    ys, xs = np.nonzero(strokes)
+    if len(xs) < 200:
+        return math.atan(skew_slope(boxes)) if boxes else 0.0
+    if len(xs) > 150_000:
+        pick = np.random.default_rng(0).choice(len(xs), 150_000, replace=False)
+        xs, ys = xs[pick], ys[pick]
+    xf, yf = xs.astype(np.float64), ys.astype(np.float64)
 
+    def sharpness(angle: float) -> float:
+        projected = yf * math.cos(angle) - xf * math.sin(angle)
+        counts = np.bincount((projected - projected.min()).astype(np.int64))
+        return float(np.dot(counts, counts))
 
-def _weighted_median(values: list[float], weights: list[float]) -> float:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    half, total = sum(weights) / 2, 0.0
-    for i in order:
-        total += weights[i]
-        if total >= half:
-            return values[i]
-    return values[order[-1]]
+    best, step = 0.0, math.radians(0.25)
+    span = math.radians(MAX_SKEW_DEG)
+    for _ in range(3):
+        candidates = np.arange(best - span, best + span + step / 2, step)
+        best = max(candidates.tolist(), key=sharpness)
+        span, step = step, step / 5
+    return best
 
 
 def _line_masks(binary: Image, scale: float) -> tuple[Image, Image]:
