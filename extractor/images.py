@@ -86,8 +86,9 @@ def load_pages(path: Path) -> list[PageImage]:
         raise IngestError(str(path), "not a folder of numbered page images")
     pages: list[PageImage] = []
     for file in files:
+        frames = _frames(file)
         scale = _dpi(file) / 72
-        for pixels in _frames(file):
+        for pixels in frames:
             pages.append(PageImage(len(pages) + 1, pixels, scale))
     return pages
 
@@ -111,6 +112,6 @@ def _dpi(file: Path) -> float:
     try:
         pix: Any = pymupdf.Pixmap(str(file))
         dpi = float(pix.xres)
-    except (RuntimeError, ValueError):
+    except Exception:  # MuPDF's FzError* types; the resolution is only a hint
         return DEFAULT_DPI
     return dpi if 50 <= dpi <= 1200 and dpi != 96 and dpi != 72 else DEFAULT_DPI

@@ -263,6 +263,7 @@ def _build_grid(region: tuple[int, int, int, int], horizontal: Image, vertical: 
     hsegs = [(p + y0, a + x0, b + x0) for p, a, b in _segments(hmask, 0) if b - a >= min_cell]
     vsegs = [(p + x0, a + y0, b + y0) for p, a, b in _segments(vmask, 1) if b - a >= min_cell / 2]
     snap = SNAP_PT * scale
+    hsegs, vsegs = _anchored(hsegs, vsegs, scale), _anchored(vsegs, hsegs, scale)
     ys = _cluster([(p, b - a) for p, a, b in hsegs], snap)
     xs = _cluster([(p, b - a) for p, a, b in vsegs], snap)
     if len(ys) < 2:
@@ -275,6 +276,26 @@ def _build_grid(region: tuple[int, int, int, int], horizontal: Image, vertical: 
     grid = _Grid(xs=xs, ys=ys)
     grid.cells = _merge_cells(grid, horizontal, vertical, scale)
     return grid
+
+
+def _anchored(segments: list[tuple[float, float, float]], crossing: list[tuple[float, float, float]],
+              scale: float) -> list[tuple[float, float, float]]:
+    """Segments that are rulings: both ends meet a crossing ruling, or the segment spans
+    most of the table (the rules of a table without vertical lines). A run of horizontal
+    strokes inside a cell (``基本养老保险`` joined by the gap-bridging closing) stops short
+    of the cell's borders by the cell padding, and is dropped."""
+    if not segments:
+        return segments
+    tol = 1.5 * scale
+    lo = min(a for _, a, _ in segments)
+    hi = max(b for _, _, b in segments)
+    long_enough = 0.4 * (hi - lo)
+
+    def meets(end: float, pos: float) -> bool:
+        return any(abs(q - end) <= tol + 2 and a - tol <= pos <= b + tol for q, a, b in crossing)
+
+    return [(p, a, b) for p, a, b in segments
+            if b - a >= long_enough or (meets(a, p) and meets(b, p))]
 
 
 def _coverage(mask: Image, axis: int, pos: float, start: float, end: float, band: int) -> float:
