@@ -42,6 +42,7 @@ IMAGE_TYPES: dict[str, str] = {
 DEFAULT_DPI = 200
 """Assumed scan resolution when the file records none (or an implausible one)."""
 
+_pymupdf: Any = pymupdf  # untyped library: keep mypy --strict quiet about its calls
 _NUMBER = re.compile(r"\d+")
 
 
@@ -110,8 +111,8 @@ def _dpi(file: Path) -> float:
     """The horizontal resolution the file records, or :data:`DEFAULT_DPI`: 72 and 96 are
     what most tools write when they do not know the scan's resolution, so they say nothing."""
     try:
-        pix: Any = pymupdf.Pixmap(str(file))
+        pix = _pymupdf.Pixmap(str(file))
         dpi = float(pix.xres)
     except Exception:  # MuPDF's FzError* types; the resolution is only a hint
         return DEFAULT_DPI
-    return dpi if 50 <= dpi <= 1200 and dpi != 96 and dpi != 72 else DEFAULT_DPI
+    return dpi if 50 <= dpi <= 1200 and dpi not in {72, 96} else DEFAULT_DPI

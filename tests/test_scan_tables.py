@@ -35,7 +35,7 @@ BODY = [
 
 
 def _font(page: Any) -> str:
-    page.insert_font(fontname="cs", fontbuffer=pymupdf.Font("china-s").buffer)
+    page.insert_font(fontname="cs", fontbuffer=_pymupdf.Font("china-s").buffer)
     return "cs"
 
 
@@ -46,7 +46,7 @@ def _ruled_table_pdf(path: Path) -> None:
     page = doc.new_page(width=842, height=595)
     font = _font(page)
     page.insert_text((300, 80), "收入决算表", fontname=font, fontsize=16)
-    heights = [ROW, ROW] + [ROW, ROW, 2 * ROW, ROW]
+    heights = [ROW, ROW, ROW, ROW, 2 * ROW, ROW]  # two header rows, four body rows
     ys = [TOP]
     for h in heights:
         ys.append(ys[-1] + h)
@@ -67,7 +67,7 @@ def _ruled_table_pdf(path: Path) -> None:
     shape.commit()
 
     def put(text: str, rect: tuple[float, float, float, float], align: int = 1) -> None:
-        rc = page.insert_textbox(pymupdf.Rect(*rect), text, fontname=font, fontsize=10.5,
+        rc = page.insert_textbox(_pymupdf.Rect(*rect), text, fontname=font, fontsize=10.5,
                                  align=align)
         assert rc >= 0, f"text does not fit: {text}"
 

@@ -32,6 +32,7 @@ pixels of the given image divided by ``scale`` (pixels per PDF point), in the pa
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -125,13 +126,13 @@ def read_scanned_tables(image: Image, boxes: Sequence[TextBox], page_number: int
     ``image`` is the page as BGR (or greyscale) pixels, ``boxes`` the page's OCR boxes in
     the same pixels, ``scale`` pixels per PDF point (``dpi / 72``).
     """
-    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    gray = image if image.ndim == 2 else np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
     binary = _binarize(gray)
     frame = _Frame(_skew_angle(binary, boxes, scale), gray.shape[1] / 2, gray.shape[0] / 2)
     if abs(frame.angle) > 1e-4:
         matrix = cv2.getRotationMatrix2D((frame.cx, frame.cy), math.degrees(frame.angle), 1.0)
-        binary = cv2.warpAffine(binary, matrix, (binary.shape[1], binary.shape[0]),
-                                flags=cv2.INTER_NEAREST, borderValue=0)
+        binary = np.asarray(cv2.warpAffine(binary, matrix, (binary.shape[1], binary.shape[0]),
+                                           flags=cv2.INTER_NEAREST, borderValue=0), np.uint8)
     placed = [_to_frame(b, frame) for b in boxes if b.text.strip()]
     horizontal, vertical = _line_masks(binary, scale)
     grids = [_build_grid(region, horizontal, vertical, scale) for region in
@@ -164,8 +165,8 @@ def _binarize(gray: Image) -> Image:
     """Ink as 255 on 0. Adaptive: a blurred or unevenly lit scan has no global threshold
     that keeps thin rulings and drops the background."""
     block = max(15, (min(gray.shape) // 60) | 1)
-    return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV,
-                                 block, 12)
+    return np.asarray(cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C,
+                                            cv2.THRESH_BINARY_INV, block, 12), np.uint8)
 
 
 def _skew_angle(binary: Image, boxes: Sequence[TextBox], scale: float) -> float:
@@ -212,7 +213,7 @@ def _line_masks(binary: Image, scale: float) -> tuple[Image, Image]:
     grow = max(int(scale), 1)
     horizontal = cv2.dilate(horizontal, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * grow + 1, 1)))
     vertical = cv2.dilate(vertical, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 2 * grow + 1)))
-    return horizontal, vertical
+    return np.asarray(horizontal, np.uint8), np.asarray(vertical, np.uint8)
 
 
 def _table_regions(horizontal: Image, vertical: Image, scale: float) -> list[tuple[int, int, int, int]]:
@@ -298,9 +299,9 @@ def _anchored(segments: list[tuple[float, float, float]], crossing: list[tuple[f
             if b - a >= long_enough or (meets(a, p) and meets(b, p))]
 
 
-def _coverage(mask: Image, axis: int, pos: float, start: float, end: float, band: int) -> float:
-    """Share of the edge ``start..end`` at ``pos`` that the ruling mask covers."""
-    p, a, b = int(round(pos)), int(round(start)), int(round(end))
+def _coverage(mask: Image, axis: int, edge: tuple[float, float, float], band: int) -> float:
+    """Share of the edge ``(pos, start, end)`` that the ruling mask covers."""
+    p, a, b = (round(v) for v in edge)
     if b <= a:
         return 0.0
     if axis == 0:
@@ -329,12 +330,12 @@ def _merge_cells(grid: _Grid, horizontal: Image, vertical: Image,
     for r in range(rows):
         top, bottom = grid.ys[r] + inset, grid.ys[r + 1] - inset
         for c in range(cols - 1):  # ruling between (r, c) and (r, c + 1)?
-            if _coverage(vertical, 1, grid.xs[c + 1], top, bottom, band) < EDGE_PRESENT:
+            if _coverage(vertical, 1, (grid.xs[c + 1], top, bottom), band) < EDGE_PRESENT:
                 parent[find(r * cols + c + 1)] = find(r * cols + c)
     for c in range(cols):
         left, right = grid.xs[c] + inset, grid.xs[c + 1] - inset
         for r in range(rows - 1):
-            if _coverage(horizontal, 0, grid.ys[r + 1], left, right, band) < EDGE_PRESENT:
+            if _coverage(horizontal, 0, (grid.ys[r + 1], left, right), band) < EDGE_PRESENT:
                 parent[find((r + 1) * cols + c)] = find(r * cols + c)
     groups: dict[int, list[tuple[int, int]]] = {}
     for r in range(rows):
@@ -447,10 +448,10 @@ def _fill_grid(grid: _Grid, boxes: list[_Box], page_number: int) -> Table | None
                 owner[(rr, cc)] = i
     texts: dict[int, list[TextBox]] = {}
     for box in _split_boxes(boxes, grid, owner):
-        r, c = _index(grid.ys, box.cy), _index(grid.xs, box.cx)
-        if r is None or c is None:
+        row, col = _index(grid.ys, box.cy), _index(grid.xs, box.cx)
+        if row is None or col is None:
             continue
-        texts.setdefault(owner[(r, c)], []).append(
+        texts.setdefault(owner[(row, col)], []).append(
             TextBox.from_rect(box.text, (box.x0, box.y0, box.x1, box.y1)))
     cells = []
     for i, (r, c, rs, cs) in enumerate(grid.cells):
@@ -504,19 +505,18 @@ def _aligned_table(boxes: list[_Box], row_edges: list[float] | None,
             r = _index(row_edges, b.cy)
             if r is not None:
                 rows[r].append(b)
-        bounds = list(zip(row_edges, row_edges[1:], strict=False))
+        bounds = list(itertools.pairwise(row_edges))
     else:
         rows = lines
         bounds = [(min(b.y0 for b in line), max(b.y1 for b in line)) for line in lines]
-    edges = [columns[0][0]] + [(a[1] + b[0]) / 2 for a, b in zip(columns, columns[1:], strict=False)] \
-        + [columns[-1][1]]
+    edges = [columns[0][0], *((a[1] + b[0]) / 2 for a, b in itertools.pairwise(columns)),
+             columns[-1][1]]
     cells = []
     for r, (line, (top, bottom)) in enumerate(zip(rows, bounds, strict=True)):
         per_col: dict[int, list[TextBox]] = {}
         for b in line:
-            c = _index(edges, b.cx)
-            if c is None:
-                c = 0 if b.cx < edges[0] else len(columns) - 1
+            found = _index(edges, b.cx)
+            c = found if found is not None else (0 if b.cx < edges[0] else len(columns) - 1)
             per_col.setdefault(c, []).append(TextBox.from_rect(b.text, (b.x0, b.y0, b.x1, b.y1)))
         for c in range(len(columns)):
             cells.append(Cell(row=r, col=c, bbox=(edges[c], top, edges[c + 1], bottom),
