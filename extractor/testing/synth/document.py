@@ -40,7 +40,7 @@ import numpy as np
 import pymupdf
 
 from extractor.core.records import FinalAccounts
-from extractor.testing.synth.layout import CJK, LATIN, Fonts, Layout, PageOut, font
+from extractor.testing.synth.layout import CJK, LATIN, Fonts, Layout, PageOut, TextOp, font
 from extractor.testing.synth.ledger import Ledger
 from extractor.testing.synth.narrative import GLOSSARY, explanation, overview
 from extractor.testing.synth.standard import build_tables
@@ -103,7 +103,19 @@ def lay_out(ledger: Ledger, style: Style, rng: random.Random) -> tuple[Layout, l
     layout.paragraph(f"{PARTS[3]}  名词解释", size=style.body_pt + 4, indent=False, align="center")
     for text in GLOSSARY:
         layout.paragraph(text)
+    _page_numbers(layout)
     return layout, specs
+
+
+def _page_numbers(layout: Layout) -> None:
+    """Footers on every page after the cover, as printed reports number them."""
+    if not layout.style.page_numbers:
+        return
+    size = layout.style.body_pt - 1.5
+    for n, page in enumerate(layout.pages[1:], 1):
+        text = layout.style.page_numbers.format(n=n)
+        width = layout.fonts.width(text, size)
+        page.texts.append(TextOp((page.width - width) / 2, page.height - 28, text, size))
 
 
 def _block(layout: Layout, kind: str, text: str) -> None:

@@ -20,18 +20,9 @@ from extractor.testing.synth.ledger import NONFISCAL_KINDS, Ledger, Line, Projec
 WAN = 10_000  # cents in 0.01 万元: the narrative's granularity
 
 _BASIC_ITEMS = (
-    "行政运行",
-    "事业运行",
-    "行政单位离退休",
-    "事业单位离退休",
-    "机关事业单位基本养老保险缴费支出",
-    "机关事业单位职业年金缴费支出",
-    "行政单位医疗",
-    "事业单位医疗",
-    "公务员医疗补助",
-    "住房公积金",
-    "提租补贴",
-    "购房补贴",
+    "行政运行", "事业运行", "行政单位离退休", "事业单位离退休", "机关事业单位基本养老保险缴费支出",
+    "机关事业单位职业年金缴费支出", "其他行政事业单位养老支出", "行政单位医疗", "事业单位医疗",
+    "公务员医疗补助", "其他行政事业单位医疗支出", "住房公积金", "提租补贴", "购房补贴",
 )
 
 
@@ -150,7 +141,7 @@ def _three_public(d: Draw) -> ThreePublicBooks:
         t.reception_budget = d.wan(0.5, 20, WAN)
         t.reception_actual = d.part(t.reception_budget, 0.0, 1.0, WAN) if d.chance(0.85) else 0
     if t.reception_actual:
-        t.reception_batches = d.rng.randint(2, 120)
+        t.reception_batches = d.rng.randint(1, max(2, t.reception_actual // 200_000))  # ≈ 0.2 万元 a visit
         t.reception_persons = t.reception_batches * d.rng.randint(2, 9)
     elif d.chance(0.5):
         t.reception_batches, t.reception_persons = 0, 0

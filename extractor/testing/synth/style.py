@@ -40,6 +40,7 @@ class Style:
     tables: tuple[str, ...]  # the tables printed, in order
     repeat_header: bool
     table_per_page: bool  # every table starts on a new page
+    page_numbers: str  # footer format ("- {n} -", "{n}", "第{n}页") or "" for none
     total_row_last: bool  # the general-budget table's 合计 row at the bottom
     all_classes: bool  # the summary tables list every class, not only those with money
     three_vertical: bool  # 三公 table as rows of items instead of one row of 12 columns
@@ -100,6 +101,7 @@ def choose_style(rng: random.Random, family: str | None = None, unit: str | None
         tables=tuple(tables),
         repeat_header=rng.random() < 0.5,
         table_per_page=rng.random() < (0.8 if shanghai else 0.5),
+        page_numbers=rng.choice(["", "- {n} -", "{n}", "第{n}页"]),
         total_row_last=rng.random() < 0.3,
         all_classes=fam != "compact",
         three_vertical=fam == "compact" and rng.random() < 0.6,
