@@ -44,9 +44,9 @@ def _row(label: str, c: Counts, docs: int) -> str:
 
 
 def make_corpus(
-    out: Path, n: int, seed: int, scan_share: float, family: str | None
+    root: Path, n: int, seed: int, scan_share: float, family: str | None
 ) -> dict[str, tuple[str, bool]]:
-    """Write the documents; doc_id → (family, scanned)."""
+    """Write PDFs and cell truth to ``root/docs``, gold to ``root/gold``; doc_id → (family, scanned)."""
     docs: dict[str, tuple[str, bool]] = {}
     step = round(1 / scan_share) if scan_share > 0 else 0
     for i in range(n):
@@ -54,7 +54,7 @@ def make_corpus(
         fam = family or FAMILIES[i % len(FAMILIES)]
         scan = bool(step) and i % step == step - 1
         rendered = generate(s, family=fam, scan=scan)
-        write(rendered, out)
+        write(rendered, root / "docs", root / "gold")
         docs[rendered.doc_id] = (fam, scan)
     return docs
 
@@ -121,17 +121,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-generated-") as tmp:
         root = args.keep or Path(tmp)
-        pdf_dir = root / "docs"
-        for sub in ("docs", "gold", "cells"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        docs = make_corpus(pdf_dir, args.n, args.seed, args.scan_share, args.family)
-        for path in pdf_dir.glob("*.json"):
-            path.rename(root / ("cells" if path.name.endswith(".cells.json") else "gold") / path.name)
+        docs = make_corpus(root, args.n, args.seed, args.scan_share, args.family)
         t1 = time.perf_counter()
         db = root / "bench.db"
         db.unlink(missing_ok=True)
-        pred = run_pipeline(pdf_dir, db)
+        pred = run_pipeline(root / "docs", db)
         t2 = time.perf_counter()
         gold = load_dir(root / "gold")
         scans = sum(s for _, s in docs.values())

@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
         description="write <doc_id>.pdf, <doc_id>.json (gold) and <doc_id>.cells.json for synthetic reports",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--gold-out", type=Path, metavar="DIR",
+                        help="write the gold files here instead (then: extractor run OUT --gold DIR)")
     parser.add_argument("--n", type=int, default=50, help="number of documents (default 50)")
     parser.add_argument("--seed", type=int, default=0, help="first seed; document i uses seed + i")
     parser.add_argument("--scan", action="store_true", help="image-only scans instead of born-digital PDFs")
@@ -48,14 +50,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             rendered = render_record(record, args.seed + i, family=args.family, scan=args.scan)
             print(f"{rendered.doc_id}: {len(rendered.cells['pages'])} pages ({rendered.cells['family']})")
-            write(rendered, args.out)
+            write(rendered, args.out, args.gold_out)
         return 1 if failed == len(files) else 0
     for i in range(args.n):
         seed = args.seed + i
         scan = args.scan or (args.scan_share is not None and _scanned(i, args.scan_share))
         family = args.family or FAMILIES[seed % len(FAMILIES)]
         rendered = generate(seed, family=family, scan=scan)
-        write(rendered, args.out)
+        write(rendered, args.out, args.gold_out)
         print(f"{rendered.doc_id}: {len(rendered.cells['pages'])} pages")
     return 0
 

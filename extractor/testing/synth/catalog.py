@@ -58,8 +58,9 @@ class Catalog(_Model):
         raise KeyError(code)
 
     def class_code(self, name: str) -> str | None:
+        """``一般公共服务支出`` (or ``一般公共服务``, as some gold files name it) → ``"201"``."""
         for number, printed in self.expense_classes:
-            if printed == name:
+            if name in (printed, printed.removesuffix("支出")):
                 return str(number)
         return None
 

@@ -225,11 +225,16 @@ def render(ledger: Ledger, style: Style, seed: int, *, scan: bool = False) -> Re
     return Rendered(ledger.doc_id, pdf, ledger.record(), cell_truth(ledger.doc_id, layout, style, angles))
 
 
-def write(rendered: Rendered, out_dir: Path) -> list[Path]:
-    """``<doc_id>.pdf``, ``<doc_id>.json`` (gold, contract JSON) and ``<doc_id>.cells.json``."""
+def write(rendered: Rendered, out_dir: Path, gold_dir: Path | None = None) -> list[Path]:
+    """``<doc_id>.pdf``, ``<doc_id>.json`` (gold, contract JSON) and ``<doc_id>.cells.json``.
+
+    ``gold_dir`` puts the gold files in a folder of their own, which ``extractor run
+    --gold DIR`` can read (it takes every ``*.json`` of the folder for a gold record).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    (gold_dir or out_dir).mkdir(parents=True, exist_ok=True)
     pdf = out_dir / f"{rendered.doc_id}.pdf"
-    gold = out_dir / f"{rendered.doc_id}.json"
+    gold = (gold_dir or out_dir) / f"{rendered.doc_id}.json"
     cells = out_dir / f"{rendered.doc_id}.cells.json"
     pdf.write_bytes(rendered.pdf)
     gold.write_text(
