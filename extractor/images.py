@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import pymupdf
 
 from extractor.core.errors import CorruptFileError, EmptyFileError, IngestError
 
@@ -42,7 +41,6 @@ IMAGE_TYPES: dict[str, str] = {
 DEFAULT_DPI = 200
 """Assumed scan resolution when the file records none (or an implausible one)."""
 
-_pymupdf: Any = pymupdf  # untyped library: keep mypy --strict quiet about its calls
 _NUMBER = re.compile(r"\d+")
 
 
@@ -110,8 +108,11 @@ def _frames(file: Path) -> list[NDArray[np.uint8]]:
 def _dpi(file: Path) -> float:
     """The horizontal resolution the file records, or :data:`DEFAULT_DPI`: 72 and 96 are
     what most tools write when they do not know the scan's resolution, so they say nothing."""
+    import pymupdf  # loaded on first use: importing it costs seconds (see extractor.ingest)
+
+    loader: Any = pymupdf  # untyped library
     try:
-        pix = _pymupdf.Pixmap(str(file))
+        pix = loader.Pixmap(str(file))
         dpi = float(pix.xres)
     except Exception:  # MuPDF's FzError* types; the resolution is only a hint
         return DEFAULT_DPI

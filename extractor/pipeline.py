@@ -24,7 +24,7 @@ from extractor.core.errors import ExtractorError, IngestError
 from extractor.core.records import Fact, FinalAccounts, assemble
 from extractor.core.settings import Settings
 from extractor.core.types import DocumentData, ExtractionResult, Extractor
-from extractor.ingest import iter_input_files, read_pages, sha256_of
+from extractor.ingest import iter_input_files, place_tables, read_document, sha256_of
 from extractor.normalize import normalize_pages
 from extractor.ocr import OcrEngine
 from extractor.reconcile import reconcile
@@ -59,11 +59,12 @@ class DocumentOutcome:
 def prepare_document(path: Path, settings: Settings, ocr: OcrEngine | None,
                      sha256: str | None = None) -> DocumentData:
     """Read, normalize and chunk one file (nothing is stored here)."""
-    pages, media_type = read_pages(path, settings.ocr, ocr)
-    normalized, page_starts = normalize_pages(pages)
+    read = read_document(path, settings.ocr, ocr)
+    normalized, page_starts = normalize_pages(read.pages)
+    place_tables(read.tables, normalized, page_starts)
     doc = DocumentData(doc_id=path.stem, path=str(path), sha256=sha256 or sha256_of(path),
-                       media_type=media_type, pages=pages, normalized=normalized,
-                       page_starts=page_starts)
+                       media_type=read.media_type, pages=read.pages, normalized=normalized,
+                       page_starts=page_starts, tables=read.tables)
     doc.chunks = chunk_document(doc, settings.chunk.token_budget)
     return doc
 

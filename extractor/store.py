@@ -21,7 +21,8 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from extractor.core.errors import NotFoundError, StoreError
 from extractor.core.records import CheckStatus, Evidence, Fact
-from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText
+from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText, Table
+from extractor.store_tables import DocCell, DocTable, load_tables, save_tables
 
 
 def _now() -> datetime:
@@ -219,7 +220,7 @@ class Store:
             return s.get(Document, sha256)
 
     def save_document(self, doc: DocumentData) -> Document:
-        """Document, pages and chunks in one transaction: all or nothing."""
+        """Document, pages, chunks and tables in one transaction: all or nothing."""
         row = Document(sha256=doc.sha256, doc_id=doc.doc_id, path=doc.path,
                        media_type=doc.media_type, pages=len(doc.pages),
                        ocr_pages=sum(p.source.startswith("ocr") for p in doc.pages),
@@ -234,7 +235,13 @@ class Store:
                             kind=c.kind, page_start=c.page_start, page_end=c.page_end,
                             start=c.start, end=c.end, tokens=c.tokens, text=c.text)
                       for c in doc.chunks)
+            save_tables(s, doc.sha256, doc.tables)
         return row
+
+    def tables(self, sha256: str) -> list[Table]:
+        """A stored document's tables (cells, header paths, row labels), in order."""
+        with self.session() as s:
+            return load_tables(s, sha256)
 
     def chunk_count(self, sha256: str) -> int:
         with self.session() as s:
@@ -267,13 +274,15 @@ class Store:
                                 .order_by(col(Page.number))))
             chunks = list(s.exec(select(Chunk).where(Chunk.document == sha256)
                                  .order_by(col(Chunk.index))))
+            tables = load_tables(s, sha256)
         return DocumentData(
             doc_id=row.doc_id, path=row.path, sha256=row.sha256, media_type=row.media_type,
             pages=[PageText(p.number, p.raw, p.source, p.confidence) for p in pages],
             normalized=NormalizedText(row.normalized, list(row.offsets or [])),
             page_starts=list(row.page_starts or [0]),
             chunks=[ChunkData(c.index, list(c.heading_path or []), c.kind, c.page_start,
-                              c.page_end, c.start, c.end, c.text, c.tokens) for c in chunks])
+                              c.page_end, c.start, c.end, c.text, c.tokens) for c in chunks],
+            tables=tables)
 
     # ------------------------------------------------------------------ runs
     def create_run(self, run: Run) -> Run:
@@ -380,8 +389,8 @@ class Store:
 
     def info(self) -> dict[str, int]:
         """Rows per table, for ``extractor db info``."""
-        tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, Run, Record, CheckResult,
-                                              Repair, ModelCall, Failure)
+        tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, DocTable, DocCell, Run,
+                                              Record, CheckResult, Repair, ModelCall, Failure)
         with self.session() as s:
             return {str(t.__tablename__): int(s.exec(select(func.count()).select_from(t)).one())
                     for t in tables}
