@@ -243,7 +243,7 @@ def score_rows(truth: Sequence[Sequence[str]], tables: Sequence[Table]) -> Score
 # --------------------------------------------------------------------------- input sets
 
 
-def run_putuo(degraded: bool) -> None:
+def run_putuo(degraded: bool, scans: bool, cache: Path | None) -> None:
     if not PUTUO_PDF.exists():
         print(f"putuo: {PUTUO_PDF} not found; skipped")
         return
@@ -257,28 +257,28 @@ def run_putuo(degraded: bool) -> None:
         score = score_fixture(fixture, read)
         score.pages, score.read_s, score.base_s = len(pages), read_s, base_s
         print(score.line("  born-digital", "find_tables"))
-    for label, hard in (("clean", False), ("degraded", True))[: 2 if degraded else 1]:
-        read, read_s, ocr_s = ScanReader(SCAN_DPI, hard)(PUTUO_PDF, pages)
+    for label, hard in (("clean", False), ("degraded", True))[: (2 if degraded else 1) if scans else 0]:
+        read, read_s, ocr_s = ScanReader(SCAN_DPI, hard, cache)(PUTUO_PDF, pages)
         score = score_fixture(fixture, read)
         score.pages, score.read_s, score.base_s = len(pages), read_s, ocr_s
         print(score.line(f"  scanned {SCAN_DPI} dpi {label}", "OCR"))
 
 
 def sample_truth(path: Path, kind: str) -> dict[int, list[list[str]]]:
-    """Table rows (lines with a tab) of each page of a sample PDF, from its truth file
-    (``pages[i]`` is the PDF's page ``i + 1``, which shows the report's ``layout_pages[i]``)."""
+    """Table rows (lines with a tab, on pages where some line has three cells or more) of
+    each page of a sample PDF, from its truth file (``pages[i]`` is the PDF's page ``i + 1``, which shows the report's ``layout_pages[i]``)."""
     data = json.loads(path.read_text(encoding="utf-8"))[kind]
     pages: dict[int, list[list[str]]] = {}
     for number, lines in enumerate(data["pages"], 1):
         rows = [line.split("\t") for line in lines if "\t" in line]
-        if rows:
+        if any(len(row) >= 3 for row in rows):  # a contents page (title, page number) is no table
             pages[number] = rows
     return pages
 
 
-def run_samples() -> None:
+def run_samples(scans: bool) -> None:
     born = born_digital_reader()
-    scan = ScanReader(SCAN_DPI, degraded=False)
+    scan = ScanReader(SCAN_DPI, degraded=False) if scans else None
     totals = {"born-digital": Score(), f"scanned ({SCAN_DPI} dpi render of *_scan.pdf)": Score()}
     for truth_file in sorted(SAMPLES.glob("*_truth.json")):
         stem = truth_file.name.removesuffix("_truth.json")
@@ -322,14 +322,14 @@ def truth_parts(cells_json: dict[str, Any]) -> dict[int, list[list[tuple[int, in
     return {page: [cells for _, cells in sorted(found)] for page, found in parts.items()}
 
 
-def run_generated(count: int, cache: Path | None) -> None:
+def run_generated(count: int, cache: Path | None, scans: bool) -> None:
     try:
         synth = importlib.import_module("extractor.testing.synth")
     except ImportError as exc:
         print(f"generated: extractor.testing.synth not importable ({exc}); skipped")
         return
     born = born_digital_reader()
-    scan = ScanReader(SCAN_DPI, degraded=False, cache=cache)
+    scan = ScanReader(SCAN_DPI, degraded=False, cache=cache) if scans else None
     families: dict[tuple[str, str], Score] = {}
     for seed in range(count):
         family = synth.FAMILIES[seed % len(synth.FAMILIES)]
@@ -373,16 +373,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="number of generated documents (default 50)")
     parser.add_argument("--no-degraded", action="store_true",
                         help="skip the degraded scan of the real PDF")
+    parser.add_argument("--no-scan", action="store_true", help="born-digital only (no OCR)")
     parser.add_argument("--ocr-cache", type=Path, metavar="DIR",
-                        help="keep OCR boxes of generated scan pages here (reruns skip OCR)")
+                        help="keep OCR boxes of scanned pages here (reruns skip OCR)")
     args = parser.parse_args(argv)
     parts = args.only or ["putuo", "samples", "generated"]
     if "putuo" in parts:
-        run_putuo(degraded=not args.no_degraded)
+        run_putuo(degraded=not args.no_degraded, scans=not args.no_scan, cache=args.ocr_cache)
     if "samples" in parts:
-        run_samples()
+        run_samples(scans=not args.no_scan)
     if "generated" in parts:
-        run_generated(args.generated, args.ocr_cache)
+        run_generated(args.generated, args.ocr_cache, scans=not args.no_scan)
 
 
 if __name__ == "__main__":
