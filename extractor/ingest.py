@@ -9,6 +9,11 @@ reading order with each table rendered in place, one line per row, cells joined 
 (:mod:`extractor.ocr`): characters are cut into runs at spaces and gaps, runs are grouped
 into visual lines and joined left to right.
 
+Images (``.png``, ``.jpg``/``.jpeg``, ``.tif``/``.tiff``) are scanned pages: one document per
+file (every frame of a TIFF a page), or per folder of numbered page images
+(:mod:`extractor.images`); each page is read by OCR and its tables by
+:func:`~extractor.tables.scan.read_scanned_tables`, exactly as a scanned PDF page.
+
 Text files (``.txt``, ``.md``) must be UTF-8 (a BOM is accepted); a form feed starts a new
 page. Other encodings are refused rather than guessed: a wrong guess silently garbles
 names and figures, while a refusal names the file and, when it decodes as GB18030 (the

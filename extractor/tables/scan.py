@@ -22,7 +22,7 @@ rulings are in the image. The reader:
 
 Pages whose tables carry no vertical rulings (or none at all) fall back on column
 alignment: lines of OCR boxes with several separate runs are stacked into a block, and
-the columns are the x-ranges that boxes occupy and no gap crosses.
+the columns are the x-ranges that boxes occupy and no gap crosses (:mod:`extractor.tables.aligned`).
 
 Returned grids are raw (every grid position covered by one cell, blank cells ``""``);
 headers, titles and units are filled by :mod:`extractor.tables.structure`. Coordinates:
@@ -32,9 +32,7 @@ pixels of the given image divided by ``scale`` (pixels per PDF point), in the pa
 
 from __future__ import annotations
 
-import itertools
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -43,7 +41,8 @@ import cv2
 import numpy as np
 
 from extractor.core.types import BBox, Cell, Table
-from extractor.ocr import TextBox, group_lines, skew_slope
+from extractor.ocr import TextBox, skew_slope
+from extractor.tables.aligned import PlacedBox, aligned_table, interval_index, join_cell_text, unruled_tables
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -100,25 +99,6 @@ class _Frame:
         return self.cx + c * dx - s * dy, self.cy + s * dx + c * dy
 
 
-@dataclass
-class _Box:
-    """An OCR box in the deskewed frame."""
-
-    text: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-
-    @property
-    def cx(self) -> float:
-        return (self.x0 + self.x1) / 2
-
-    @property
-    def cy(self) -> float:
-        return (self.y0 + self.y1) / 2
-
-
 def read_scanned_tables(image: Image, boxes: Sequence[TextBox], page_number: int,
                         scale: float) -> list[Table]:
     """The tables on one scanned page, as raw grids in PDF points (see the module doc).
@@ -144,13 +124,13 @@ def read_scanned_tables(image: Image, boxes: Sequence[TextBox], page_number: int
                   and grid.xs[0] <= b.cx <= grid.xs[-1] and grid.ys[0] <= b.cy <= grid.ys[-1]]
         used.update(inside)
         if grid.no_vertical:
-            table = _aligned_table([placed[i] for i in inside], grid.ys, page_number)
+            table = aligned_table([placed[i] for i in inside], grid.ys, page_number)
         else:
             table = _fill_grid(grid, [placed[i] for i in inside], page_number)
         if table is not None:
             tables.append(table)
     rest = [b for i, b in enumerate(placed) if i not in used]
-    tables.extend(_unruled_tables(rest, page_number))
+    tables.extend(unruled_tables(rest, page_number))
     tables.sort(key=lambda t: (t.bbox or (0, 0, 0, 0))[1])
     for index, table in enumerate(tables):
         table.index = index
@@ -361,10 +341,10 @@ def _merge_cells(grid: _Grid, horizontal: Image, vertical: Image,
 # --------------------------------------------------------------------------- text
 
 
-def _to_frame(box: TextBox, frame: _Frame) -> _Box:
+def _to_frame(box: TextBox, frame: _Frame) -> PlacedBox:
     pts = [frame.forward(x, y) for x, y in box.quad]
     xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-    return _Box(box.text.strip(), min(xs), min(ys), max(xs), max(ys))
+    return PlacedBox(box.text.strip(), min(xs), min(ys), max(xs), max(ys))
 
 
 def _char_width(ch: str) -> float:
@@ -372,7 +352,7 @@ def _char_width(ch: str) -> float:
     return 1.0 if ord(ch) > 0x2E7F else 0.55
 
 
-def _split_at(box: _Box, cut: float) -> tuple[_Box, _Box] | None:
+def _split_at(box: PlacedBox, cut: float) -> tuple[PlacedBox, PlacedBox] | None:
     """The box's text split at x = ``cut`` by its characters' estimated positions."""
     widths = [_char_width(ch) for ch in box.text]
     total = sum(widths)
@@ -386,16 +366,16 @@ def _split_at(box: _Box, cut: float) -> tuple[_Box, _Box] | None:
     left, right = box.text[:pos].strip(), box.text[pos:].strip()
     if not left or not right:
         return None
-    return (_Box(left, box.x0, box.y0, cut, box.y1), _Box(right, cut, box.y0, box.x1, box.y1))
+    return (PlacedBox(left, box.x0, box.y0, cut, box.y1), PlacedBox(right, cut, box.y0, box.x1, box.y1))
 
 
-def _split_boxes(boxes: list[_Box], grid: _Grid, owner: dict[tuple[int, int], int]) -> list[_Box]:
+def _split_boxes(boxes: list[PlacedBox], grid: _Grid, owner: dict[tuple[int, int], int]) -> list[PlacedBox]:
     """Boxes that run across a ruling separating two cells, cut at that ruling."""
-    out: list[_Box] = []
+    out: list[PlacedBox] = []
     queue = list(boxes)
     while queue:
         box = queue.pop()
-        r = _index(grid.ys, box.cy)
+        r = interval_index(grid.ys, box.cy)
         cut = None
         if r is not None:
             for c in range(1, len(grid.xs) - 1):
@@ -413,34 +393,7 @@ def _split_boxes(boxes: list[_Box], grid: _Grid, owner: dict[tuple[int, int], in
     return out
 
 
-def _index(edges: list[float], value: float) -> int | None:
-    """The interval ``edges[i] <= value < edges[i + 1]`` holding ``value``."""
-    for i in range(len(edges) - 1):
-        if edges[i] <= value < edges[i + 1]:
-            return i
-    return None
-
-
-def join_cell_text(boxes: Sequence[TextBox]) -> str:
-    """A cell's boxes as one text: lines top to bottom, pieces left to right; pieces and
-    wrapped lines meet without a separator except between two ASCII letters or digits
-    (``机关事业单位基本养老保险`` + ``缴费支出`` is one name; ``2021`` ``年`` stays apart
-    only where the print had a space)."""
-    text = ""
-    for line in group_lines(boxes):
-        for box in line:
-            piece = box.text.strip()
-            if text and piece and _ascii_alnum(text[-1]) and _ascii_alnum(piece[0]):
-                text += " "
-            text += piece
-    return text
-
-
-def _ascii_alnum(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
-
-
-def _fill_grid(grid: _Grid, boxes: list[_Box], page_number: int) -> Table | None:
+def _fill_grid(grid: _Grid, boxes: list[PlacedBox], page_number: int) -> Table | None:
     owner: dict[tuple[int, int], int] = {}
     for i, (r, c, rs, cs) in enumerate(grid.cells):
         for rr in range(r, r + rs):
@@ -448,7 +401,7 @@ def _fill_grid(grid: _Grid, boxes: list[_Box], page_number: int) -> Table | None
                 owner[(rr, cc)] = i
     texts: dict[int, list[TextBox]] = {}
     for box in _split_boxes(boxes, grid, owner):
-        row, col = _index(grid.ys, box.cy), _index(grid.xs, box.cx)
+        row, col = interval_index(grid.ys, box.cy), interval_index(grid.xs, box.cx)
         if row is None or col is None:
             continue
         texts.setdefault(owner[(row, col)], []).append(
@@ -461,106 +414,6 @@ def _fill_grid(grid: _Grid, boxes: list[_Box], page_number: int) -> Table | None
     return Table(index=0, page=page_number, cells=cells, n_rows=len(grid.ys) - 1,
                  n_cols=len(grid.xs) - 1, bbox=(grid.xs[0], grid.ys[0], grid.xs[-1], grid.ys[-1]),
                  pages=[page_number], source="ocr")
-
-
-# --------------------------------------------------------------------------- unruled
-
-
-MIN_ALIGNED_ROWS = 3
-"""Fewest consecutive multi-cell lines read as a table without rulings."""
-
-
-def _lines(boxes: list[_Box]) -> list[list[_Box]]:
-    """Boxes grouped into visual lines with :func:`extractor.ocr.group_lines`."""
-    rects = [TextBox.from_rect(b.text, (b.x0, b.y0, b.x1, b.y1)) for b in boxes]
-    lookup = {id(r): b for r, b in zip(rects, boxes, strict=True)}
-    return [[lookup[id(r)] for r in line] for line in group_lines(rects)]
-
-
-def _columns(lines: list[list[_Box]]) -> list[tuple[float, float]]:
-    """Column x-ranges: maximal runs of x covered by some box, no gap crossing them."""
-    spans = sorted((b.x0, b.x1) for line in lines for b in line)
-    columns: list[list[float]] = []
-    for x0, x1 in spans:
-        if columns and x0 <= columns[-1][1]:
-            columns[-1][1] = max(columns[-1][1], x1)
-        else:
-            columns.append([x0, x1])
-    return [(a, b) for a, b in columns]
-
-
-def _aligned_table(boxes: list[_Box], row_edges: list[float] | None,
-                   page_number: int) -> Table | None:
-    """A grid from box alignment: rows are text lines (or the spaces between horizontal
-    rulings when there are some), columns the x-ranges no gap crosses."""
-    if not boxes:
-        return None
-    lines = _lines(boxes)
-    columns = _columns(lines)
-    if len(columns) < 2:
-        return None
-    if row_edges is not None and len(row_edges) >= 2:
-        rows: list[list[_Box]] = [[] for _ in range(len(row_edges) - 1)]
-        for b in boxes:
-            r = _index(row_edges, b.cy)
-            if r is not None:
-                rows[r].append(b)
-        bounds = list(itertools.pairwise(row_edges))
-    else:
-        rows = lines
-        bounds = [(min(b.y0 for b in line), max(b.y1 for b in line)) for line in lines]
-    edges = [columns[0][0], *((a[1] + b[0]) / 2 for a, b in itertools.pairwise(columns)),
-             columns[-1][1]]
-    cells = []
-    for r, (line, (top, bottom)) in enumerate(zip(rows, bounds, strict=True)):
-        per_col: dict[int, list[TextBox]] = {}
-        for b in line:
-            found = _index(edges, b.cx)
-            c = found if found is not None else (0 if b.cx < edges[0] else len(columns) - 1)
-            per_col.setdefault(c, []).append(TextBox.from_rect(b.text, (b.x0, b.y0, b.x1, b.y1)))
-        for c in range(len(columns)):
-            cells.append(Cell(row=r, col=c, bbox=(edges[c], top, edges[c + 1], bottom),
-                              text=join_cell_text(per_col.get(c, []))))
-    return Table(index=0, page=page_number, cells=cells, n_rows=len(rows), n_cols=len(columns),
-                 bbox=(edges[0], bounds[0][0], edges[-1], bounds[-1][1]), pages=[page_number],
-                 source="ocr")
-
-
-def _unruled_tables(boxes: list[_Box], page_number: int) -> list[Table]:
-    """Blocks of consecutive lines with at least two separate runs each, read by alignment."""
-    if not boxes:
-        return []
-    lines = _lines(boxes)
-    heights = [b.y1 - b.y0 for b in boxes]
-    gap = 1.0 * statistics.median(heights)
-    blocks: list[list[list[_Box]]] = []
-    current: list[list[_Box]] = []
-    for line in lines:
-        cells = _runs(line, gap)
-        if cells >= 2:
-            current.append(line)
-            continue
-        if len(current) >= MIN_ALIGNED_ROWS:
-            blocks.append(current)
-        current = []
-    if len(current) >= MIN_ALIGNED_ROWS:
-        blocks.append(current)
-    tables = []
-    for block in blocks:
-        table = _aligned_table([b for line in block for b in line], None, page_number)
-        if table is not None and table.n_cols >= 2:
-            tables.append(table)
-    return tables
-
-
-def _runs(line: list[_Box], gap: float) -> int:
-    """Pieces of a line that stand at least ``gap`` apart (table cells, not words)."""
-    count, right = 0, -math.inf
-    for b in sorted(line, key=lambda b: b.x0):
-        if b.x0 - right >= gap:
-            count += 1
-        right = max(right, b.x1)
-    return count
 
 
 # --------------------------------------------------------------------------- output
