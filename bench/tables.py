@@ -266,7 +266,8 @@ def run_putuo(degraded: bool, scans: bool, cache: Path | None) -> None:
 
 def sample_truth(path: Path, kind: str) -> dict[int, list[list[str]]]:
     """Table rows (lines with a tab, on pages where some line has three cells or more) of
-    each page of a sample PDF, from its truth file (``pages[i]`` is the PDF's page ``i + 1``, which shows the report's ``layout_pages[i]``)."""
+    each page of a sample PDF, from its truth file (``pages[i]`` is the PDF's page ``i + 1``,
+    which shows the report's ``layout_pages[i]``)."""
     data = json.loads(path.read_text(encoding="utf-8"))[kind]
     pages: dict[int, list[list[str]]] = {}
     for number, lines in enumerate(data["pages"], 1):
