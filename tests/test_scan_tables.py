@@ -172,8 +172,29 @@ def test_a_box_across_a_ruling_is_split_and_wrapped_lines_join() -> None:
     assert first is not None and first.bbox == pytest.approx((50, 50, 200, 80), abs=2)
 
 
-def test_a_table_without_rulings_is_read_by_column_alignment() -> None:
+def test_open_sided_table_keeps_its_outer_columns() -> None:
+    """No outer vertical rulings (a common print style): the first and last columns end
+    where the horizontal rules end."""
+    image = np.full((400, 900, 3), 255, np.uint8)
+    for y in (100, 150, 200, 250):
+        cv2.line(image, (100, y), (800, y), (0, 0, 0), 2)
+    for x in (350, 550):
+        cv2.line(image, (x, 100), (x, 250), (0, 0, 0), 2)
+    rows = [("项目", "决算数", "预算数"), ("行政运行", "1,511.90", "1,600.00"),
+            ("合计", "1,647.15", "1,740.00")]
+    boxes = [TextBox.from_rect(text, (x, 110 + 50 * r, x + 120, 140 + 50 * r))
+             for r, row in enumerate(rows) for x, text in zip((120, 380, 600), row, strict=True)]
+    (table,) = read_scanned_tables(image, boxes, page_number=1, scale=2.0)
+    assert _grid(table) == [list(row) for row in rows]
+    first = table.cell(0, 0)
+    assert first is not None and first.bbox == pytest.approx((50, 50, 175, 75), abs=2)
+
+
+@pytest.mark.parametrize("rules", [(), (90, 130, 260)], ids=["no rules", "three-line"])
+def test_a_table_without_vertical_rulings_is_read_by_column_alignment(rules: tuple[int, ...]) -> None:
     image = np.full((600, 900, 3), 255, np.uint8)
+    for y in rules:  # a three-line table: top rule, under the header, bottom rule
+        cv2.line(image, (80, y), (800, y), (0, 0, 0), 2)
     rows = [("项目", "决算数", "预算数"), ("行政运行", "1,511.90", "1,600.00"),
             ("信息化建设", "135.25", "140.00"), ("合计", "1,647.15", "1,740.00")]
     boxes = []

@@ -71,7 +71,7 @@ MIN_ALIGNED_ROWS = 3
 """Fewest consecutive multi-cell lines read as a table without rulings."""
 
 
-def _lines(boxes: list[PlacedBox]) -> list[list[PlacedBox]]:
+def lines_of(boxes: list[PlacedBox]) -> list[list[PlacedBox]]:
     """Boxes grouped into visual lines with :func:`extractor.ocr.group_lines`."""
     rects = [TextBox.from_rect(b.text, (b.x0, b.y0, b.x1, b.y1)) for b in boxes]
     lookup = {id(r): b for r, b in zip(rects, boxes, strict=True)}
@@ -96,7 +96,7 @@ def aligned_table(boxes: list[PlacedBox], row_edges: list[float] | None,
     rulings when there are some), columns the x-ranges no gap crosses."""
     if not boxes:
         return None
-    lines = _lines(boxes)
+    lines = lines_of(boxes)
     columns = _columns(lines)
     if len(columns) < 2:
         return None
@@ -131,7 +131,7 @@ def unruled_tables(boxes: list[PlacedBox], page_number: int) -> list[Table]:
     """Blocks of consecutive lines with at least two separate runs each, read by alignment."""
     if not boxes:
         return []
-    lines = _lines(boxes)
+    lines = lines_of(boxes)
     heights = [b.y1 - b.y0 for b in boxes]
     gap = 1.0 * statistics.median(heights)
     blocks: list[list[list[PlacedBox]]] = []

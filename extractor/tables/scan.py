@@ -42,7 +42,14 @@ import numpy as np
 
 from extractor.core.types import BBox, Cell, Table
 from extractor.ocr import TextBox, skew_slope
-from extractor.tables.aligned import PlacedBox, aligned_table, interval_index, join_cell_text, unruled_tables
+from extractor.tables.aligned import (
+    PlacedBox,
+    aligned_table,
+    interval_index,
+    join_cell_text,
+    lines_of,
+    unruled_tables,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -124,7 +131,8 @@ def read_scanned_tables(image: Image, boxes: Sequence[TextBox], page_number: int
                   and grid.xs[0] <= b.cx <= grid.xs[-1] and grid.ys[0] <= b.cy <= grid.ys[-1]]
         used.update(inside)
         if grid.no_vertical:
-            table = aligned_table([placed[i] for i in inside], grid.ys, page_number)
+            table = aligned_table([placed[i] for i in inside], _row_edges(grid, placed, inside),
+                                  page_number)
         else:
             table = _fill_grid(grid, [placed[i] for i in inside], page_number)
         if table is not None:
@@ -136,6 +144,14 @@ def read_scanned_tables(image: Image, boxes: Sequence[TextBox], page_number: int
         table.index = index
         _to_points(table, frame, scale)
     return tables
+
+
+def _row_edges(grid: _Grid, placed: list[PlacedBox], inside: list[int]) -> list[float] | None:
+    """Rows of a table ruled only horizontally: between its rules when there is a rule under
+    (nearly) every text line, else the text lines themselves (a "three-line" table rules
+    only its top, the foot of its header and its bottom)."""
+    lines = len(lines_of([placed[i] for i in inside]))
+    return grid.ys if len(grid.ys) - 1 >= 0.8 * lines else None
 
 
 # --------------------------------------------------------------------------- image
@@ -252,11 +268,28 @@ def _build_grid(region: tuple[int, int, int, int], horizontal: Image, vertical: 
     no_vertical = len(xs) < 2
     if no_vertical:
         return _Grid(xs=[float(x), float(x + w)], ys=ys, no_vertical=True)
+    xs, ys = _open_sides(xs, hsegs, snap), _open_sides(ys, vsegs, snap)
     if xs[-1] - xs[0] < MIN_TABLE_PT * scale or ys[-1] - ys[0] < MIN_TABLE_PT * scale / 2:
         return None
     grid = _Grid(xs=xs, ys=ys)
     grid.cells = _merge_cells(grid, horizontal, vertical, scale)
     return grid
+
+
+def _open_sides(edges: list[float], crossing: list[tuple[float, float, float]],
+                snap: float) -> list[float]:
+    """Grid lines with the table's open sides closed: many reports draw no outer vertical
+    rulings (the horizontal rules simply end), so the first and last columns lie beyond the
+    outermost vertical ruling. The ends of the crossing rulings bound them instead."""
+    if not crossing:
+        return edges
+    low, high = min(a for _, a, _ in crossing), max(b for _, _, b in crossing)
+    out = list(edges)
+    if low < out[0] - 2 * snap:
+        out.insert(0, low)
+    if high > out[-1] + 2 * snap:
+        out.append(high)
+    return out
 
 
 def _anchored(segments: list[tuple[float, float, float]], crossing: list[tuple[float, float, float]],
