@@ -277,9 +277,9 @@ def sample_truth(path: Path, kind: str) -> dict[int, list[list[str]]]:
     return pages
 
 
-def run_samples(scans: bool) -> None:
+def run_samples(scans: bool, cache: Path | None) -> None:
     born = born_digital_reader()
-    scan = ScanReader(SCAN_DPI, degraded=False) if scans else None
+    scan = ScanReader(SCAN_DPI, degraded=False, cache=cache) if scans else None
     totals = {"born-digital": Score(), f"scanned ({SCAN_DPI} dpi render of *_scan.pdf)": Score()}
     for truth_file in sorted(SAMPLES.glob("*_truth.json")):
         stem = truth_file.name.removesuffix("_truth.json")
@@ -382,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "putuo" in parts:
         run_putuo(degraded=not args.no_degraded, scans=not args.no_scan, cache=args.ocr_cache)
     if "samples" in parts:
-        run_samples(scans=not args.no_scan)
+        run_samples(scans=not args.no_scan, cache=args.ocr_cache)
     if "generated" in parts:
         run_generated(args.generated, args.ocr_cache, scans=not args.no_scan)
 
