@@ -52,10 +52,10 @@ from extractor.tables.structure import merge_continuations
 from extractor.text_layer import TextLayer
 
 
-def _pymupdf() -> Any:
-    """PyMuPDF, imported on first use: importing it loads its layout models (seconds),
-    which commands that never open a PDF (``extractor --help``) must not pay. Typed
-    ``Any``: the library carries no annotations."""
+def _mupdf() -> Any:
+    """PyMuPDF, imported on first use: importing it costs 1-2 s (pymupdf 2 loads its layout
+    models), which text files and ``extractor --help`` should not pay. Typed ``Any``:
+    its methods carry no annotations, so ``mypy --strict`` would flag every call."""
     import pymupdf
 
     return pymupdf
@@ -286,8 +286,8 @@ def _read_images(path: Path, settings: OcrSettings, ocr: OcrEngine | None,
     images = load_pages(path)
     pages, tables = [], []
     for image in images:
-        page, page_tables = _scanned_page(engine.recognize(image.pixels), f"ocr:{engine.name}",
-                                          image.pixels, image.number, image.scale)
+        page, page_tables = scanned_page(image.pixels, engine.recognize(image.pixels),
+                                         image.number, image.scale, engine.name)
         pages.append(page)
         tables.extend(page_tables)
         if progress is not None:
@@ -325,7 +325,7 @@ def _open_pdf(path: Path) -> PdfDocument:
     if b"%PDF-" not in _read_bytes(path, limit=1024):
         raise CorruptFileError(str(path), "not a PDF (no '%PDF-' header)")
     try:
-        doc = _pymupdf().open(path, filetype="pdf")
+        doc = _mupdf().open(path, filetype="pdf")
     except RuntimeError as exc:  # pymupdf.FileDataError and MuPDF's own errors
         raise CorruptFileError(str(path), f"damaged PDF, cannot be opened ({exc})") from exc
     if doc.needs_pass:
@@ -368,6 +368,16 @@ class _PageReader:
             self._resolved = True
         return self._ocr
 
+    def _keep_layer(self, layer: TextLayer, page: PdfPage,
+                    number: int) -> tuple[PageText, list[Table]]:
+        """A sparse text layer kept as it is (no OCR, or OCR found nothing), its tables
+        read too: a page may hold only the last row of a table from the page before."""
+        try:
+            composed = layer.compose(page, number)
+        except RuntimeError as exc:
+            raise CorruptFileError(str(self.path), f"page {number} cannot be read ({exc})") from exc
+        return PageText(number=number, raw=composed.text, source="text-layer"), composed.tables
+
     def read(self, doc: PdfDocument, index: int) -> tuple[PageText, list[Table]]:
         number = index + 1
         try:
@@ -379,25 +389,29 @@ class _PageReader:
                                 source="text-layer"), composed.tables
         except RuntimeError as exc:
             raise CorruptFileError(str(self.path), f"page {number} cannot be read ({exc})") from exc
-        sparse = layer.compose(None, number).text
+        kept = self._keep_layer(layer, page, number)
+        if kept[1] and any(c.text for t in kept[1] for c in t.cells):
+            return kept  # little text, but in ruled cells: born-digital (a table's last rows)
         engine = self.engine
         if engine is None:
-            return PageText(number=number, raw=sparse, source="text-layer"), []
+            return kept
         try:
             image = render(page, self.settings.dpi)
         except RuntimeError as exc:
             raise CorruptFileError(str(self.path), f"page {number} cannot be rendered ({exc})") from exc
         result = engine.recognize(image)
-        if not result.text.strip() and sparse.strip():
-            return PageText(number=number, raw=sparse, source="text-layer"), []
+        if not result.text.strip() and layer.plain.strip():
+            return kept
         scale = image.shape[1] / max(float(page.rect.width), 1e-6)
-        return _scanned_page(result, f"ocr:{engine.name}", image, number, scale)
+        return scanned_page(image, result, number, scale, engine.name)
 
 
-def _scanned_page(result: OcrPage, source: str, image: np.ndarray[Any, np.dtype[np.uint8]],
-                  number: int, scale: float) -> tuple[PageText, list[Table]]:
-    """An OCR'd page image (``scale`` pixels per point) as page text with its tables in
-    place; a scanned PDF page and an image file are read the same way."""
+def scanned_page(image: np.ndarray[Any, np.dtype[np.uint8]], result: OcrPage, number: int,
+                 scale: float, engine: str) -> tuple[PageText, list[Table]]:
+    """A page read by OCR: its tables from the scanned-page reader and its text with the
+    tables in place (the OCR line layout when it has none). ``scale`` is pixels per PDF
+    point (dpi / 72), so tables and cells come back in points like text-layer ones."""
+    source = f"ocr:{engine}"
     tables = read_scanned_tables(image, result.boxes, number, scale)
     if not tables:
         return PageText(number=number, raw=result.text, source=source,
@@ -420,6 +434,6 @@ def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
     """The page as a BGR image (the channel order OpenCV-based engines expect)."""
     width_in, height_in = page.rect.width / 72, page.rect.height / 72
     budget_dpi = (MAX_OCR_PIXELS / max(width_in * height_in, 1e-6)) ** 0.5
-    pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_pymupdf().csRGB, alpha=False)
+    pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_mupdf().csRGB, alpha=False)
     rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
     return np.ascontiguousarray(rgb[:, :, ::-1])

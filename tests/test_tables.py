@@ -15,6 +15,7 @@ from extractor.cli import main
 from extractor.core.settings import OcrSettings, Settings
 from extractor.core.types import Cell, DocumentData, Table
 from extractor.ingest import read_document
+from extractor.ocr import RapidOcrEngine
 from extractor.pipeline import prepare_document
 from extractor.store import Store
 from extractor.tables.pdf import read_pdf_tables
@@ -170,6 +171,24 @@ def test_table_continued_on_next_page_is_one_table(report: DocumentData) -> None
     assert second.unit == "万元" and second.pages == [2] and second.index == 1
 
 
+def test_a_single_row_left_over_on_the_next_page_joins_its_table(tmp_path: Path) -> None:
+    doc = _pymupdf.open()
+    page = _page(doc)
+    _text(page, 200, 125, "支出决算表", size=14)
+    _table(page, 155, WIDTHS, [22.0, 22.0, 30.0, 20.0], HEADER + _body(BODY[:2], 2))
+    page = _page(doc)
+    _table(page, 60, WIDTHS, [20.0], _body(PAGE2[1:], 0))
+    doc.save(tmp_path / "tail.pdf")
+    engine = RapidOcrEngine()
+    read = read_document(tmp_path / "tail.pdf", OcrSettings(), engine)
+    assert not engine.loaded, "a page of little text in ruled cells is born-digital, not a scan"
+    assert [p.source for p in read.pages] == ["text-layer", "text-layer"]
+    (table,) = read.tables
+    assert table.pages == [1, 2] and table.n_rows == 5
+    assert [c.text for c in table.rows()[4]] == ["221", "住房保障支出", "58.00", "58.00"]
+    assert table.rows()[4][2].header_path == ["本年收入合计"]
+
+
 def test_page_text_has_each_row_on_one_line_in_place(report: DocumentData) -> None:
     lines = report.pages[0].raw.split("\n")
     assert lines[:2] == ["二、收入决算情况说明", "本年收入合计1,541.46元。"]
@@ -202,6 +221,30 @@ def test_each_cell_knows_where_its_text_lies(report: DocumentData) -> None:
         assert report.page_at(row[2].start) == (row[2].page or report.tables[0].page)  # type: ignore[arg-type]
     blank = _row(report.tables[0], "20101")[3]
     assert blank.start is not None and blank.start == blank.end
+
+
+def test_two_tables_drawn_as_one_path_are_two_tables(tmp_path: Path) -> None:
+    """Some producers draw every ruling of a page as one path; the tables stay apart and
+    the text between them stays narrative."""
+    doc = _pymupdf.open()
+    page = _page(doc)
+    shape = page.new_shape()
+    for top, rows in ((100, (("项目", "决算数"), ("合计", "1.00"))),
+                      (300, (("项目", "预算数"), ("合计", "2.00")))):
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                rect = _pymupdf.Rect(50 + 120 * c, top + 20 * r, 170 + 120 * c, top + 20 * (r + 1))
+                shape.draw_rect(rect)
+                page.insert_text((rect.x0 + 3, rect.y0 + 14), value, fontname=FONT, fontsize=SIZE)
+    shape.finish(color=(0, 0, 0), width=0.6)
+    shape.commit()
+    _text(page, 50, 200, "说明：下表为预算数。")
+    doc.save(tmp_path / "one_path.pdf")
+    assert len(_pymupdf.open(tmp_path / "one_path.pdf")[0].get_drawings()) == 1
+    read = read_document(tmp_path / "one_path.pdf", OcrSettings(engine="none"))
+    assert [(t.n_rows, t.n_cols) for t in read.tables] == [(2, 2), (2, 2)]
+    assert read.pages[0].raw.split("\n") == ["项目\t决算数", "合计\t1.00", "说明：下表为预算数。",
+                                              "项目\t预算数", "合计\t2.00"]
 
 
 def test_landscape_table_on_a_rotated_page_reads_as_displayed(tmp_path: Path) -> None:
@@ -273,6 +316,18 @@ def test_a_total_spanning_the_code_columns_labels_its_row() -> None:
     assert table.header_rows == 1
     assert cells[4].row_label == "合计" and cells[8].row_label == "行政运行"
     assert cells[8].header_path == ["合计"] and cells[5].header_path == ["科目编码"]
+
+
+def test_column_numbering_row_is_header_but_no_title() -> None:
+    table = _grid([["功能分类科目编码", "科目名称", "本年支出合计", "基本支出"],
+                   ["栏次", "", "1", "2"],
+                   ["合计", "", "55923963.72", "17066325.46"],
+                   ["2010301", "行政运行", "10971410.92", "10914325.92"]])
+    annotate(table, [])
+    assert table.header_rows == 2
+    _, _, value, _ = table.rows()[2]
+    assert value.header_path == ["本年支出合计"] and value.row_label == "合计"
+    assert table.rows()[3][2].row_label == "行政运行", "the code column is not read as amounts"
 
 
 def test_titles_units_and_markers() -> None:

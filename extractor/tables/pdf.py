@@ -70,9 +70,11 @@ def read_pdf_tables(page: PdfPage, page_number: int, *,
     Every grid position is covered by exactly one cell (blank cells have ``text == ""``);
     a merged cell appears once with its spans. ``index`` counts tables on this page.
     """
-    if not page.get_cdrawings():  # no vector graphics, no rulings: skip the finder's ~50 ms
+    paths = ruling_paths(page)
+    if not paths:  # no vector graphics, no rulings: skip the finder's ~50 ms
         return []
-    found = page.find_tables(use_layout=False)
+    # a /Rotate'd page is derotated inside the finder, which then reads its own graphics
+    found = page.find_tables(use_layout=False, paths=None if page.rotation else paths)
     if not found.tables:
         return []
     if raw is None:
@@ -86,10 +88,39 @@ def read_pdf_tables(page: PdfPage, page_number: int, *,
     return tables
 
 
+def ruling_paths(page: PdfPage) -> list[dict[str, Any]]:
+    """The page's vector graphics with every line and rectangle as a path of its own.
+
+    The finder frames each path's bounding box as a table border; a producer that draws
+    all rulings of a page as one path (seen in generated reports) would have the two
+    tables of a page framed, and read, as one grid with the text between them in a cell.
+    One path per item frames each connected group of rulings instead."""
+    out = []
+    for drawing in page.get_drawings():
+        items = drawing["items"]
+        if len(items) <= 1:
+            out.append(drawing)
+            continue
+        for item in items:
+            kind = item[0]
+            if kind == "l":
+                rect = (item[1].x, item[1].y, item[2].x, item[2].y)
+            elif kind in ("re", "qu"):
+                rect = tuple(item[1].rect) if kind == "qu" else tuple(item[1])
+            else:
+                continue
+            x0, y0, x1, y1 = rect
+            part = dict(drawing)
+            part.update(items=[item], closePath=False,
+                        rect=type(drawing["rect"])(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+            out.append(part)
+    return out
+
+
 def _table(found: Any, chars: Sequence[Char], page_number: int, index: int) -> Table | None:
     rows = found.rows
     n_rows, n_cols = len(rows), found.col_count
-    if n_rows < 2 or n_cols < 2:
+    if n_rows < 1 or n_cols < 2:  # one row may be the tail of a table from the page before
         return None
     ys = [float(row.bbox[1]) for row in rows] + [float(found.bbox[3])]
     xs = _column_edges(rows, n_cols, found.bbox)

@@ -100,16 +100,24 @@ def is_amount(text: str) -> bool:
     return bool(AMOUNT.match(text.strip()))
 
 
+def _numbering_row(cells: Sequence[Cell]) -> bool:
+    """A column-numbering row (``栏次 1 2 3 …``, with or without its label)."""
+    texts = [c.text.strip() for c in cells if c.text.strip()]
+    if texts and texts[0] in COLUMN_NUMBERS:
+        return True
+    numbers = [t for t in texts if is_amount(t)]
+    if len(numbers) >= 2 and len(numbers) == len(texts) \
+            and all(re.fullmatch(r"\d{1,2}", t) for t in numbers):
+        values = [int(t) for t in numbers]
+        return values == list(range(values[0], values[0] + len(values)))
+    return False
+
+
 def _is_data_row(cells: Sequence[Cell]) -> bool:
     texts = [c.text.strip() for c in cells if c.text.strip()]
-    if not texts or texts[0] in COLUMN_NUMBERS:
+    if not texts or _numbering_row(cells):
         return False
-    numbers = [t for t in texts if is_amount(t)]
-    if len(numbers) >= 2 and all(re.fullmatch(r"\d{1,2}", t) for t in numbers):
-        values = [int(t) for t in numbers]
-        if values == list(range(values[0], values[0] + len(values))):
-            return False  # a column-numbering row without its 栏次 label
-    if numbers:
+    if any(is_amount(t) for t in texts):
         return True
     first = next(c for c in cells if c.text.strip())
     return bool(TOTAL_OR_ITEM.match(first.text.strip())) and first.row_span == 1
@@ -128,16 +136,22 @@ def _header_rows(table: Table, grid: list[list[Cell | None]]) -> int:
     return 1 if table.n_rows > 1 else 0
 
 
+def _titled_rows(table: Table, grid: list[list[Cell | None]]) -> list[int]:
+    """Header rows that carry column titles (not a column-numbering row)."""
+    return [r for r in range(table.header_rows) if not _numbering_row(_row_cells(grid, r))]
+
+
 def _column_kinds(table: Table, grid: list[list[Cell | None]]) -> list[str]:
     """``code``, ``label`` or ``value`` for each column, judged on the body rows."""
     kinds = []
+    titled = _titled_rows(table, grid)
     for c in range(table.n_cols):
-        heads = [cell.text.strip() for r in range(table.header_rows)
+        heads = [cell.text.strip() for r in titled
                  if (cell := grid[r][c]) is not None and cell.text.strip()]
         texts = [cell.text.strip() for r in range(table.header_rows, table.n_rows)
                  if (cell := grid[r][c]) is not None and cell.col == c and cell.text.strip()]
         body = [t for t in texts if t not in CODE_LEVELS]
-        if any(CODE_HEADER.search(h) for h in heads[-1:]) or (
+        if any(CODE_HEADER.search(h) for h in heads) or (
                 texts and any(t in CODE_LEVELS for t in texts[:1])):
             kinds.append("code")
         elif heads and heads[-1] in LABEL_HEADERS:
@@ -153,7 +167,8 @@ def _column_kinds(table: Table, grid: list[list[Cell | None]]) -> list[str]:
         if kind == "number" and c + 1 < len(kinds) and kinds[c + 1] in {"label", "code"}:
             cells = [cell.text.strip() for r in range(table.header_rows, table.n_rows)
                      if (cell := grid[r][c]) is not None and cell.col == c and cell.text.strip()]
-            if cells and all(CODE.match(t) for t in cells):
+            figures = [t for t in cells if is_amount(t)]  # a 合计 may stand in it too
+            if figures and all(CODE.match(t) for t in figures):
                 kinds[c] = "code"
     return ["value" if k == "number" else k for k in kinds]
 
@@ -163,10 +178,11 @@ def _column_paths(table: Table, grid: list[list[Cell | None]],
     """Header path of every body position; a 类/款/项 cell in a code column of the body
     is a header for the cells under it (and marked as such)."""
     base: list[list[str]] = []
+    titled = _titled_rows(table, grid)
     for c in range(table.n_cols):
         path: list[str] = []
         seen: list[Cell] = []
-        for r in range(table.header_rows):
+        for r in titled:
             cell = grid[r][c]
             if cell is not None and cell not in seen and cell.text.strip():
                 seen.append(cell)
@@ -188,6 +204,8 @@ def _column_paths(table: Table, grid: list[list[Cell | None]],
 def _path_above(grid: list[list[Cell | None]], cell: Cell) -> list[str]:
     path: list[str] = []
     for r in range(cell.row):
+        if _numbering_row(_row_cells(grid, r)):
+            continue
         above = grid[r][cell.col]
         if above is not None and above is not cell and above.text.strip() \
                 and above.text.strip() not in path:
