@@ -41,6 +41,10 @@ IMAGE_TYPES: dict[str, str] = {
 DEFAULT_DPI = 200
 """Assumed scan resolution when the file records none (or an implausible one)."""
 
+MAX_PIXELS = 40_000_000
+"""A page image larger than this (an A3 sheet scanned at 600 dpi is 70 Mpx) is scaled
+down before OCR, as PDF pages are rendered within the same budget."""
+
 _NUMBER = re.compile(r"\d+")
 
 
@@ -87,8 +91,11 @@ def load_pages(path: Path) -> list[PageImage]:
     for file in files:
         frames = _frames(file)
         scale = _dpi(file) / 72
-        for pixels in frames:
-            pages.append(PageImage(len(pages) + 1, pixels, scale))
+        for frame in frames:
+            shrink = min(1.0, (MAX_PIXELS / max(frame.shape[0] * frame.shape[1], 1)) ** 0.5)
+            pixels = frame if shrink >= 1.0 else np.asarray(
+                cv2.resize(frame, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA), np.uint8)
+            pages.append(PageImage(len(pages) + 1, pixels, scale * shrink))
     return pages
 
 
