@@ -195,3 +195,42 @@ def test_cli_writes_pdf_gold_and_cells(tmp_path: Path) -> None:
     assert gold.doc_id == "synth_00040_national"
     cells = json.loads((tmp_path / "synth_00040_national.cells.json").read_text(encoding="utf-8"))
     assert cells["format"] == "synth-cells/v1" and cells["tables"]
+
+
+def test_scanned_boxes_hold_the_cells_ink(docs: dict[str, Rendered]) -> None:
+    """Cell boxes mapped onto a skewed scan (``scanned_bbox``) frame the same ink as the
+    cells of the unskewed page: same amount of dark pixels, no rule or neighbour inside."""
+    import numpy as np
+
+    from extractor.testing.synth.document import scanned_bbox
+
+    doc = docs["national"]
+    table = next(t for t in doc.cells["tables"] if t["key"] == "income")
+    page_no = table["pages"][0]
+    src = pymupdf.open(stream=doc.pdf, filetype="pdf")
+    one = pymupdf.open()
+    one.insert_pdf(src, from_page=page_no - 1, to_page=page_no - 1)
+    rng = random.Random(5)
+    scanned, angles = scan_pdf(one.tobytes(), rng)
+    while abs(angles[0]) < 0.8:  # a clearly skewed page, so a wrong mapping shows
+        scanned, angles = scan_pdf(one.tobytes(), rng)
+
+    def gray(pdf_page: Any) -> Any:
+        pix = pdf_page.get_pixmap(dpi=144, colorspace=pymupdf.csGRAY)
+        return np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width)
+
+    page = pymupdf.open(stream=scanned, filetype="pdf")[0]
+    skewed, flat = gray(page), gray(one[0])
+    meta = {"width": page.rect.width, "height": page.rect.height, "skew_deg": angles[0]}
+
+    def ink(img: Any, box: tuple[float, float, float, float]) -> int:
+        x0, y0, x1, y1 = (round(v * 2) for v in (box[0] + 2.5, box[1] + 2.5, box[2] - 2.5, box[3] - 2.5))
+        return int((img[y0:y1, x0:x1] < 110).sum())
+
+    cells = [c for c in table["cells"] if c["page"] == page_no and c["text"] and not c.get("repeat")]
+    close = 0
+    for cell in cells:
+        want = ink(flat, tuple(cell["bbox"]))
+        got = ink(skewed, scanned_bbox(cell["bbox"], meta))
+        close += abs(got - want) <= 0.35 * want
+    assert close >= 0.9 * len(cells), (close, len(cells))
