@@ -181,6 +181,11 @@ def test_existing_gold_file_renders_with_its_figures() -> None:
     printed = {c["text"].replace(",", "") for c in gb["cells"]}
     for item in record.general_budget.items:
         assert f"{item.actual:.2f}" in printed, item.item
+    # the record's totals are printed as they are, rounding differences included: its items
+    # add up to 2940.06 and their project parts to 603.15, the record says 2940.05 and 603.14
+    total_row = next(c["row"] for c in gb["cells"] if c["text"] == "合计" and not c.get("is_header"))
+    totals = [c["text"] for c in gb["cells"] if c["row"] == total_row and c["text"] not in {"", "合计"}]
+    assert totals == ["2,940.05", "2,336.91", "603.14"] or totals == ["2940.05", "2336.91", "603.14"]
     pdf = pymupdf.open(stream=rendered.pdf, filetype="pdf")
     text = "".join(p.get_text() for p in pdf)
     assert "上海市普陀区财政局" in text and "2024年度" in text
