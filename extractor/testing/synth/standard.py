@@ -349,6 +349,9 @@ def three(b: Builder) -> TableSpec:
         ("公务用车运行维护费", t.operation_budget, t.operation_actual),
         ("公务接待费", t.reception_budget, t.reception_actual),
     ]
+    note = None
+    if not t.budget_total and not t.actual_total:
+        note = f"注：{b.ledger.department}{b.ledger.year}年度无财政拨款“三公”经费支出，故本表无数据。"
     if b.style.three_vertical:
         tree: Tree = [("项目", []), ("预算数", []), ("决算数", [])]
         labels = [
@@ -360,7 +363,7 @@ def three(b: Builder) -> TableSpec:
             "3.公务接待费",
         ]
         body = [[lab, b.amount(bud), b.amount(act)] for lab, (_, bud, act) in zip(labels, pairs, strict=True)]
-        return _spec(b, "three", tree, body, ["label", "amount", "amount"])
+        return _spec(b, "three", tree, body, ["label", "amount", "amount"], note=note)
     leaf: Tree = [("预算数", []), ("决算数", [])]
     vehicle: Tree = [("小计", leaf), ("公务用车购置费", leaf), ("公务用车运行维护费", leaf)]
     tree = [
@@ -375,7 +378,7 @@ def three(b: Builder) -> TableSpec:
         )
     ]
     row = [b.amount(v) for _, bud, act in pairs for v in (bud, act)]
-    return _spec(b, "three", tree, [row], ["amount"] * 12)
+    return _spec(b, "three", tree, [row], ["amount"] * 12, note=note)
 
 
 def fund_table(b: Builder, key: str) -> TableSpec:
