@@ -131,7 +131,7 @@ def main() -> None:
             db.unlink(missing_ok=True)
         pred = run_pipeline(root / "docs", db)
         t2 = time.perf_counter()
-        gold = load_dir(root / "gold")
+        gold = {k: v for k, v in load_dir(root / "gold").items() if k in docs}  # this corpus only
         scans = sum(s for _, s in docs.values())
         print(
             f"{len(docs)} generated documents ({len(docs) - scans} born-digital, {scans} scanned), "
