@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from extractor.cli.common import open_store, settings_from
 from extractor.core.errors import ConfigError
-from extractor.core.records import slot_facts
-from extractor.evaluate.compare import compare, comparison_json, format_comparison
-from extractor.evaluate.report import write_html
-from extractor.evaluate.schema import load_dir
-from extractor.evaluate.score import ScoreReport, format_table, score_dirs
-from extractor.pipeline import export_run, predictions
-from extractor.store import Store
+
+if TYPE_CHECKING:  # imported by the handlers: building the parser stays light
+    from extractor.evaluate.score import ScoreReport
+    from extractor.store import Store
 
 
 def register(sub: Any) -> None:
@@ -30,9 +27,17 @@ def register(sub: Any) -> None:
     p.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report")
     p.set_defaults(handler=cmd_score)
 
-    p = esub.add_parser("export", help="write a run's prediction files")
+    p = esub.add_parser("export", help="write a run's prediction files, or one table of its figures",
+                        description="Without --format: one final_accounts/v1 prediction file per "
+                                    "document into the folder OUT. With --format: one table file "
+                                    "OUT, long (document, field, value, number, unit, status, "
+                                    "quote, page) or wide (one row per document).")
     p.add_argument("--run", type=int, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="folder (prediction files) or file (--format)")
+    p.add_argument("--format", dest="fmt", choices=["json", "csv", "parquet"],
+                   help="write one table of the run's figures in this format")
+    p.add_argument("--shape", choices=["long", "wide"], default="long",
+                   help="long: a row per document and field; wide: a row per document")
     p.set_defaults(handler=cmd_export)
 
     p = esub.add_parser("compare", help="per-field differences and a paired bootstrap ΔF1")
@@ -45,6 +50,8 @@ def register(sub: Any) -> None:
 
 
 def _gold(args: argparse.Namespace) -> dict[str, Any]:
+    from extractor.evaluate.schema import load_dir
+
     gold_dir: Path = args.gold or settings_from(args).gold_dir
     if not gold_dir.is_dir():
         raise ConfigError(f"gold folder {gold_dir} does not exist")
@@ -53,6 +60,8 @@ def _gold(args: argparse.Namespace) -> dict[str, Any]:
 
 def _evidence(store: Store, run_id: int) -> dict[tuple[str, str], str]:
     """(doc_id, slot path) → the quote the extractor cited, for the HTML report."""
+    from extractor.core.records import slot_facts
+
     out: dict[tuple[str, str], str] = {}
     for rd in store.run_documents(run_id):
         doc = store.find_document(rd.document)
@@ -65,6 +74,10 @@ def _evidence(store: Store, run_id: int) -> dict[tuple[str, str], str]:
 
 
 def _report(args: argparse.Namespace, store: Store | None) -> ScoreReport:
+    from extractor.evaluate.schema import load_dir
+    from extractor.evaluate.score import score_dirs
+    from extractor.pipeline import predictions
+
     gold = _gold(args)
     if args.pred is not None:
         return score_dirs(gold, load_dir(args.pred))
@@ -74,6 +87,9 @@ def _report(args: argparse.Namespace, store: Store | None) -> ScoreReport:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from extractor.evaluate.report import write_html
+    from extractor.evaluate.score import format_table
+
     store = open_store(settings_from(args)) if args.run is not None else None
     report = _report(args, store)
     if args.json:
@@ -94,14 +110,26 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from extractor.pipeline import export_run
+
     store = open_store(settings_from(args))
     store.get_run(args.run)
+    if args.fmt:
+        from extractor.export import export_table
+
+        rows = export_table(store, args.run, args.out, args.fmt, args.shape)
+        print(f"wrote {rows} rows ({args.shape}, {args.fmt}) to {args.out}")
+        return 0
     written = export_run(store, args.run, args.out)
     print(f"wrote {len(written)} prediction files to {args.out}")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from extractor.evaluate.compare import compare, comparison_json, format_comparison
+    from extractor.evaluate.score import score_dirs
+    from extractor.pipeline import predictions
+
     store = open_store(settings_from(args))
     gold = _gold(args)
     reports = []

@@ -6,6 +6,7 @@ Protocols so backends and extractors need not inherit from anything of ours.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -90,6 +91,13 @@ class Cell:
     is_header: bool = False
     header_path: list[str] = field(default_factory=list)
     row_label: str = ""
+    start: int | None = None
+    end: int | None = None
+    """Where the cell's text lies in the document's normalized text, when known (plain-text
+    tables always; PDF tables when the table layer maps them), so evidence can cite offsets."""
+    page: int | None = None
+    """The page this cell is printed on, where it differs from the table's first page
+    (rows of a table continued across pages); ``None`` means :attr:`Table.page`."""
 
 
 @dataclass
@@ -100,7 +108,8 @@ class Table:
     :class:`Table` whose ``pages`` lists every page it covers (``continued`` marks a part
     that continues the previous page's table when the parts are kept apart). ``title`` is
     the line printed above it (``收入支出决算总表``), ``unit`` the unit line (``万元``/``元``).
-    ``source`` is ``text-layer``, ``ocr`` or ``text`` (rows of a plain-text input).
+    ``source`` is ``text-layer``, ``ocr`` or ``text`` (rows of a plain-text input), or
+    ``text-layout`` (space-aligned plain text: a cell's column is its place in its row).
     ``start``/``end`` index the document's normalized text where the table's text lies,
     when known, so facts read from cells can also cite offsets.
     """
@@ -155,12 +164,9 @@ class DocumentData:
     """Tables read by the table layer (ingest); empty until it has run."""
 
     def page_at(self, offset: int) -> int:
-        """1-based page number holding a normalized-text offset."""
-        page = 1
-        for i, begin in enumerate(self.page_starts):
-            if offset >= begin:
-                page = i + 1
-        return page
+        """1-based page number holding a normalized-text offset (a binary search: chunking
+        asks once per chunk, and a long document has thousands of both)."""
+        return max(1, bisect.bisect_right(self.page_starts, offset))
 
 
 @dataclass
