@@ -138,11 +138,34 @@ class CheckStatus(StrEnum):
     UNCHECKED = "unchecked"
 
 
+class FindingStatement(BaseModel):
+    """One printed statement a document finding rests on."""
+
+    model_config = ConfigDict(extra="forbid")
+    quote: str | None = None
+    page: int | None = None
+    value: float | int | str | None = None
+
+
+class DocumentFinding(BaseModel):
+    """Something wrong with the report itself (its own statements disagree, a total is not
+    its parts, a mandatory table is missing…), as opposed to a doubt about our reading."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    """``figure_printed_differently``, ``total_not_sum``, ``year_inconsistent``,
+    ``department_inconsistent``, ``mandatory_table_missing`` or ``wording_contradicts_figures``."""
+    fields: list[str] = Field(default_factory=list)
+    statements: list[FindingStatement] = Field(default_factory=list)
+    message: str
+
+
 class FinalAccounts(_Section):
     """One document's figures in the contract shape (gold file or prediction file).
 
-    ``check_status`` is an optional extension for predictions: slot path (see
-    :func:`slot_path`) -> status. Gold files leave it out.
+    ``check_status`` and ``document_findings`` are optional extensions for predictions:
+    slot path (see :func:`slot_path`) -> status, and findings about the report itself.
+    Gold files leave them out.
     """
 
     format: Literal["final_accounts/v1"] = FORMAT
@@ -162,11 +185,12 @@ class FinalAccounts(_Section):
     assets: Assets = Field(default_factory=Assets)
     performance_projects: list[PerformanceProject] = Field(default_factory=list)
     check_status: dict[str, CheckStatus] | None = None
+    document_findings: list[DocumentFinding] | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The contract JSON (aliases such as ``class``; no ``check_status`` when absent)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=False,
-                               exclude={"check_status"} if self.check_status is None else set())
+        """The contract JSON (aliases such as ``class``; optional extensions only when present)."""
+        absent = {name for name in ("check_status", "document_findings") if getattr(self, name) is None}
+        return self.model_dump(mode="json", by_alias=True, exclude_none=False, exclude=absent)
 
 
 # --------------------------------------------------------------------------- slots
@@ -234,7 +258,7 @@ def iter_scalar_slots(record: FinalAccounts) -> Iterator[Slot]:
     """Every non-list scalar slot, including ``meta``."""
     data = record.model_dump(by_alias=True)
     for section, value in data.items():
-        if section in {"format", "doc_id", "check_status", "performance_projects"}:
+        if section in {"format", "doc_id", "check_status", "document_findings", "performance_projects"}:
             continue
         if isinstance(value, dict):
             for name, inner in value.items():
