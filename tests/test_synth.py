@@ -51,8 +51,17 @@ def _close(a: float | None, b: float | None) -> bool:
     return a is not None and b is not None and abs(a - b) < EPS
 
 
+def _numbers(value: Any) -> list[float]:
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return [value] if isinstance(value, int | float) and not isinstance(value, bool) else []
+
+
 def assert_consistent(gold: FinalAccounts) -> None:
     """The sums a final-accounts report must satisfy, on the gold record."""
+    assert min(_numbers(gold.model_dump())) >= 0  # no negative amount, count or score
     s, inc, use = gold.summary, gold.income_sources, gold.expense_uses
     assert _close(s.income_grand_total, (s.income_current_year or 0) + (s.income_nonfiscal_surplus_used or 0)
                   + (s.income_carryover_begin or 0))
@@ -181,6 +190,11 @@ def test_existing_gold_file_renders_with_its_figures() -> None:
     printed = {c["text"].replace(",", "") for c in gb["cells"]}
     for item in record.general_budget.items:
         assert f"{item.actual:.2f}" in printed, item.item
+    # the record's totals are printed as they are, rounding differences included: its items
+    # add up to 2940.06 and their project parts to 603.15, the record says 2940.05 and 603.14
+    total_row = next(c["row"] for c in gb["cells"] if c["text"] == "合计" and not c.get("is_header"))
+    totals = [c["text"] for c in gb["cells"] if c["row"] == total_row and c["text"] not in {"", "合计"}]
+    assert [t.replace(",", "") for t in totals] == ["2940.05", "2336.91", "603.14"]
     pdf = pymupdf.open(stream=rendered.pdf, filetype="pdf")
     text = "".join(p.get_text() for p in pdf)
     assert "上海市普陀区财政局" in text and "2024年度" in text
@@ -195,3 +209,42 @@ def test_cli_writes_pdf_gold_and_cells(tmp_path: Path) -> None:
     assert gold.doc_id == "synth_00040_national"
     cells = json.loads((tmp_path / "synth_00040_national.cells.json").read_text(encoding="utf-8"))
     assert cells["format"] == "synth-cells/v1" and cells["tables"]
+
+
+def test_scanned_boxes_hold_the_cells_ink(docs: dict[str, Rendered]) -> None:
+    """Cell boxes mapped onto a skewed scan (``scanned_bbox``) frame the same ink as the
+    cells of the unskewed page: same amount of dark pixels, no rule or neighbour inside."""
+    import numpy as np
+
+    from extractor.testing.synth.document import scanned_bbox
+
+    doc = docs["national"]
+    table = next(t for t in doc.cells["tables"] if t["key"] == "income")
+    page_no = table["pages"][0]
+    src = pymupdf.open(stream=doc.pdf, filetype="pdf")
+    one = pymupdf.open()
+    one.insert_pdf(src, from_page=page_no - 1, to_page=page_no - 1)
+    rng = random.Random(5)
+    scanned, angles = scan_pdf(one.tobytes(), rng)
+    while abs(angles[0]) < 0.8:  # a clearly skewed page, so a wrong mapping shows
+        scanned, angles = scan_pdf(one.tobytes(), rng)
+
+    def gray(pdf_page: Any) -> Any:
+        pix = pdf_page.get_pixmap(dpi=144, colorspace=pymupdf.csGRAY)
+        return np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width)
+
+    page = pymupdf.open(stream=scanned, filetype="pdf")[0]
+    skewed, flat = gray(page), gray(one[0])
+    meta = {"width": page.rect.width, "height": page.rect.height, "skew_deg": angles[0]}
+
+    def ink(img: Any, box: tuple[float, float, float, float]) -> int:
+        x0, y0, x1, y1 = (round(v * 2) for v in (box[0] + 2.5, box[1] + 2.5, box[2] - 2.5, box[3] - 2.5))
+        return int((img[y0:y1, x0:x1] < 110).sum())
+
+    cells = [c for c in table["cells"] if c["page"] == page_no and c["text"] and not c.get("repeat")]
+    close = 0
+    for cell in cells:
+        want = ink(flat, tuple(cell["bbox"]))
+        got = ink(skewed, scanned_bbox(cell["bbox"], meta))
+        close += abs(got - want) <= 0.35 * want
+    assert close >= 0.9 * len(cells), (close, len(cells))

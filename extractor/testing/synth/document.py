@@ -23,7 +23,8 @@ keeps counting rows; a repeated header carries its original row numbers and
 cell's text as printed, a wrapped name joined without separator, ``""`` for a blank
 cell (every grid position of a body row is listed). ``bbox`` is in PDF points, origin
 top-left, on the page as drawn; on a scan the page image is additionally rotated by
-``skew_deg`` (counter-clockwise, about the page centre) before JPEG compression.
+``skew_deg`` (counter-clockwise, about the page centre) before JPEG compression, and
+:func:`scanned_bbox` gives the box where the cell lies on the scanned image.
 """
 
 from __future__ import annotations
@@ -179,6 +180,21 @@ def scan_pdf(born_digital: bytes, rng: random.Random) -> tuple[bytes, list[float
         new.insert_image(new.rect, stream=bytes(buf.tobytes()))
         angles.append(angle)
     return bytes(out.tobytes(garbage=4, deflate=True, no_new_id=True)), angles
+
+
+def scanned_bbox(bbox: list[float], page: dict[str, Any]) -> tuple[float, float, float, float]:
+    """A truth cell's box as it lies on the scanned page image (PDF points, origin top-left):
+    the axis-aligned box around the cell rotated by the page's ``skew_deg`` about the page
+    centre, the rotation :func:`scan_pdf` applied (OpenCV: positive = counter-clockwise)."""
+    angle = np.deg2rad(float(page["skew_deg"]))
+    cx, cy = float(page["width"]) / 2, float(page["height"]) / 2
+    cos, sin = float(np.cos(angle)), float(np.sin(angle))
+    xs, ys = [], []
+    for x, y in ((bbox[0], bbox[1]), (bbox[2], bbox[1]), (bbox[0], bbox[3]), (bbox[2], bbox[3])):
+        dx, dy = x - cx, y - cy
+        xs.append(cx + cos * dx + sin * dy)
+        ys.append(cy - sin * dx + cos * dy)
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def cell_truth(doc_id: str, layout: Layout, style: Style, angles: list[float] | None) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class Draw:
 
     def split(self, total: int, n: int) -> list[int]:
         """``total`` in ``n`` positive-ish parts on the grain that add up exactly."""
+        n = max(1, min(n, total // self.grain))  # never more parts than grains: no negative part
         weights = [self.rng.uniform(0.2, 1.0) for _ in range(n)]
         parts = [round(total * w / sum(weights) / self.grain) * self.grain for w in weights]
         parts[0] += total - sum(parts)
@@ -156,7 +157,8 @@ def _economic(d: Draw, catalog: Catalog, basic: int) -> tuple[dict[str, int], di
         groups = catalog.economic[part]
         codes = [code for _, (_, items) in sorted(groups.items()) for code in items]
         chosen = sorted(d.rng.sample(codes, min(len(codes), d.rng.randint(4, 9))))
-        out.append(dict(zip(chosen, d.split(total, len(chosen)), strict=True)) if total else {})
+        parts = d.split(total, len(chosen)) if total else []
+        out.append(dict(zip(chosen, parts, strict=False)))
     return out[0], out[1]
 
 

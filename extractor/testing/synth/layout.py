@@ -74,7 +74,6 @@ class TextOp:
     y: float
     text: str
     size: float
-    bold: bool = False
 
 
 @dataclass
@@ -170,8 +169,8 @@ class Layout:
             else:
                 self.new_page(size)
 
-    def text(self, x: float, y: float, text: str, size: float, bold: bool = False) -> None:
-        self.page.texts.append(TextOp(x, y, text, size, bold))
+    def text(self, x: float, y: float, text: str, size: float) -> None:
+        self.page.texts.append(TextOp(x, y, text, size))
 
     def paragraph(
         self,
@@ -180,7 +179,6 @@ class Layout:
         size: float | None = None,
         indent: bool = True,
         align: str = "left",
-        bold: bool = False,
         gap: float = 0.35,
     ) -> None:
         """Running text (wrapped, first line indented two characters) or a heading."""
@@ -202,7 +200,7 @@ class Layout:
                 x = (self.page.width - w) / 2
             elif align == "right":
                 x = self.page.width - MARGIN - w
-            self.text(x, self.y + size, line, size, bold)
+            self.text(x, self.y + size, line, size)
             self.y += leading
         self.y += size * gap
 
@@ -337,7 +335,7 @@ class Layout:
             x = {"center": (self.page.width - w) / 2, "right": self.page.width - MARGIN - w}.get(
                 align, MARGIN
             )
-            self.text(x, self.y + pt, line, pt, bold=is_title)
+            self.text(x, self.y + pt, line, pt)
             self.y += pt * (2.0 if is_title else 1.6)
         self._draw_header(spec, truth, size, widths, head, repeat=False)
         truth.pages.append(len(self.pages))

@@ -290,6 +290,7 @@ def _performance(w: Writer, ledger: Ledger) -> list[Block]:
                     score=f"{p.score:g}",
                     budget=wan(p.budget),
                     executed=wan(p.executed),
+                    pct=pct(p.executed, p.budget),
                 ),
             )
         )

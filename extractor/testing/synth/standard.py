@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from extractor.testing.synth.ledger import Line
 from extractor.testing.synth.tables import TITLES, Builder, TableSpec, Tree, header_cells, numeral
@@ -39,7 +39,8 @@ def _spec(
     unit: str | None = None,
 ) -> TableSpec:
     header, depth = header_cells(tree, b.style.flat_header)
-    number = list(TITLES).index(key) + 1
+    printed = list(b.style.tables)  # markers number the tables in the order they are printed
+    number = printed.index(key) + 1 if key in printed else len(printed) + 1
     return TableSpec(
         key,
         TITLES[key],
@@ -48,7 +49,7 @@ def _spec(
         body,
         kinds,
         note if note is not None else NOTES.get(key),
-        b.marker(number) if key != "projects" else None,
+        None if key == "projects" else b.marker(number),
         unit,
     )
 
@@ -126,6 +127,17 @@ def _hier_body(
     return [total, *rows] if total_first else [*rows, total]
 
 
+def _pin_totals(b: Builder, body: list[list[str]], row: int, paths: Sequence[tuple[str, ...]]) -> None:
+    """A ledger built from a record prints the record's totals in the 合计 row (its rounding
+    differences included), not the sums of the lines filled in around them."""
+    if not b.ledger.overrides:
+        return
+    first = len(b.stub_kinds())
+    for i, parts in enumerate(paths):
+        values = [b.ledger.get(p) for p in parts]
+        body[row][first + i] = b.amount(sum(v or 0 for v in values), zero="")
+
+
 def income(b: Builder) -> TableSpec:
     cols: list[tuple[str, Callable[[Line], int]]] = [
         ("本年收入合计", lambda x: x.total_income),
@@ -134,9 +146,27 @@ def income(b: Builder) -> TableSpec:
         ("事业收入", lambda x: x.income.get("business_income", 0)),
         ("经营收入", lambda x: x.income.get("operating_income", 0)),
         ("附属单位上缴收入", lambda x: x.income.get("affiliate_remittance", 0)),
-        ("其他收入", lambda x: sum(v for k, v in x.income.items() if k == "other_income")),
+        ("其他收入", lambda x: x.income.get("other_income", 0)),
     ]
-    return _flow_table(b, "income", cols, [x for x in b.ledger.lines if x.total_income])
+    totals = [
+        ("summary.income_current_year",),
+        (
+            "income_sources.general_budget_appropriation",
+            "income_sources.gov_fund_appropriation",
+            "income_sources.state_capital_appropriation",
+        ),
+        *(
+            (f"income_sources.{k}",)
+            for k in (
+                "superior_subsidy",
+                "business_income",
+                "operating_income",
+                "affiliate_remittance",
+                "other_income",
+            )
+        ),
+    ]
+    return _flow_table(b, "income", cols, [x for x in b.ledger.lines if x.total_income], totals)
 
 
 def expense(b: Builder) -> TableSpec:
@@ -148,14 +178,26 @@ def expense(b: Builder) -> TableSpec:
         ("经营支出", lambda x: x.nf_operating),
         ("对附属单位补助支出", lambda x: 0),
     ]
-    return _flow_table(b, "expense", cols, [x for x in b.ledger.lines if x.total_expense])
+    totals = [
+        ("summary.expense_current_year",),
+        *(
+            (f"expense_uses.{k}",)
+            for k in ("basic", "project", "remit_to_superior", "operating", "affiliate_subsidy")
+        ),
+    ]
+    return _flow_table(b, "expense", cols, [x for x in b.ledger.lines if x.total_expense], totals)
 
 
 def _flow_table(
-    b: Builder, key: str, cols: list[tuple[str, Callable[[Line], int]]], lines: list[Line]
+    b: Builder,
+    key: str,
+    cols: list[tuple[str, Callable[[Line], int]]],
+    lines: list[Line],
+    totals: Sequence[tuple[str, ...]],
 ) -> TableSpec:
     tree: Tree = [*b.stub_tree(), *((label, []) for label, _ in cols)]
     body = _hier_body(b, lines, [f for _, f in cols])
+    _pin_totals(b, body, 0, totals)
     if b.style.row_numbers:
         body.insert(0, b.column_numbers(len(cols)))
     return _spec(b, key, tree, body, [*b.stub_kinds(), *["amount"] * len(cols)])
@@ -172,9 +214,8 @@ def gb(b: Builder) -> TableSpec:
         not b.style.total_row_last,
         ledger.gb_class_actual() if ledger.overrides else None,
     )
-    if ledger.overrides:  # the record's printed total
-        row = 0 if not b.style.total_row_last else len(body) - 1
-        body[row][len(b.stub_kinds())] = b.get("general_budget.actual_total")
+    totals = [("general_budget.actual_total",), ("basic_expense.total",), ("project_expense_total",)]
+    _pin_totals(b, body, len(body) - 1 if b.style.total_row_last else 0, totals)
     if b.style.row_numbers:
         body.insert(0, b.column_numbers(3))
     return _spec(b, "gb", tree, body, [*b.stub_kinds(), "amount", "amount", "amount"])
@@ -308,6 +349,9 @@ def three(b: Builder) -> TableSpec:
         ("公务用车运行维护费", t.operation_budget, t.operation_actual),
         ("公务接待费", t.reception_budget, t.reception_actual),
     ]
+    note = None
+    if not t.budget_total and not t.actual_total:
+        note = f"注：{b.ledger.department}{b.ledger.year}年度无财政拨款“三公”经费支出，故本表无数据。"
     if b.style.three_vertical:
         tree: Tree = [("项目", []), ("预算数", []), ("决算数", [])]
         labels = [
@@ -319,7 +363,7 @@ def three(b: Builder) -> TableSpec:
             "3.公务接待费",
         ]
         body = [[lab, b.amount(bud), b.amount(act)] for lab, (_, bud, act) in zip(labels, pairs, strict=True)]
-        return _spec(b, "three", tree, body, ["label", "amount", "amount"])
+        return _spec(b, "three", tree, body, ["label", "amount", "amount"], note=note)
     leaf: Tree = [("预算数", []), ("决算数", [])]
     vehicle: Tree = [("小计", leaf), ("公务用车购置费", leaf), ("公务用车运行维护费", leaf)]
     tree = [
@@ -334,7 +378,7 @@ def three(b: Builder) -> TableSpec:
         )
     ]
     row = [b.amount(v) for _, bud, act in pairs for v in (bud, act)]
-    return _spec(b, "three", tree, [row], ["amount"] * 12)
+    return _spec(b, "three", tree, [row], ["amount"] * 12, note=note)
 
 
 def fund_table(b: Builder, key: str) -> TableSpec:

@@ -4,7 +4,7 @@ Three families cover the layouts met in practice:
 
 - ``national``: the Ministry of Finance style (``公开NN表`` markers, ``部门名称`` line, one
   7-digit code column, 行次 / 栏次, amounts often in 元);
-- ``shanghai``: the Shanghai district style of the real Putuo report (no markers, 类 / 款 / 项
+- ``shanghai``: the Shanghai district style of the real Putuo report (mostly no markers, 类 / 款 / 项
   code columns, 万元, tables before the narrative);
 - ``compact``: flattened one-row headers, code and name sometimes in one cell, only the
   classes with money, the 三公 table transposed, smaller type.
@@ -96,7 +96,7 @@ def choose_style(rng: random.Random, family: str | None = None, unit: str | None
         ),
         flat_header=fam == "compact",
         row_numbers=national and rng.random() < 0.8,
-        markers=national or (fam == "compact" and rng.random() < 0.5),
+        markers=national or rng.random() < (0.25 if shanghai else 0.5),
         tables_first=rng.random() < (0.85 if not national else 0.7),
         tables=tuple(tables),
         repeat_header=rng.random() < 0.5,
