@@ -11,11 +11,14 @@ from extractor.evaluate.compare import (
     comparison_json,
     format_comparison,
 )
+from extractor.evaluate.compare_html import write_comparison_html
+from extractor.evaluate.evidence import DocumentText, EvidenceChecker, EvidenceCounts
 from extractor.evaluate.report import render_html, write_html
 from extractor.evaluate.schema import (
     SCHEMA_PATH,
     DocIdMismatchWarning,
     load_dir,
+    load_dir_lenient,
     load_record,
     schema_text,
     write_schema,
@@ -32,7 +35,8 @@ from extractor.evaluate.score import (
 
 __all__ = [
     "SCHEMA_PATH", "BootstrapConfig", "Comparison", "Counts", "DocIdMismatchWarning",
-    "ScoreReport", "SilentErrors", "SlotResult", "compare", "comparison_json",
-    "format_comparison", "format_table", "load_dir", "load_record", "render_html",
-    "schema_text", "score_dirs", "score_document", "write_html", "write_schema",
+    "DocumentText", "EvidenceChecker", "EvidenceCounts", "ScoreReport", "SilentErrors",
+    "SlotResult", "compare", "comparison_json", "format_comparison", "format_table",
+    "load_dir", "load_dir_lenient", "load_record", "render_html", "schema_text",
+    "score_dirs", "score_document", "write_comparison_html", "write_html", "write_schema",
 ]
