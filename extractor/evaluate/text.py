@@ -9,7 +9,7 @@ from extractor.evaluate.results import Counts, ErrorSplit, ScoreReport, fmt_rate
 
 
 def _evidence_cells(e: EvidenceCounts | None) -> str:
-    if e is None or not (e.ok + e.wrong + e.unverifiable):
+    if e is None or not (e.ok + e.wrong):
         return f"{'—':>9} {'—':>6}"
     return f"{f'{e.ok}/{e.ok + e.wrong}':>9} {fmt_rate(e.precision):>6}"
 
