@@ -53,9 +53,10 @@ def format_table(report: ScoreReport) -> str:
     are and whether the checks flagged them, and what was not scored."""
     lines = [f"Scored {len(report.documents)} document(s); tolerance ±{report.tolerance} "
              "for amounts and percentages.", ""]
-    ev_all = {"all slots": report.evidence}
-    lines += _block("overall", {"all slots": report.overall}, ev_all)
-    lines += _block("section", report.by_section, report.evidence_by_section)
+    checked = report.evidence.ok + report.evidence.wrong > 0   # columns only when meaningful
+    lines += _block("overall", {"all slots": report.overall},
+                    {"all slots": report.evidence} if checked else None)
+    lines += _block("section", report.by_section, report.evidence_by_section if checked else None)
     lines += _block("document", report.by_document)
     lines += _error_block("errors by field", report.errors_by_field)
     lines += _error_block("errors by document", report.errors_by_document)
