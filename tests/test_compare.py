@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from extractor.cli import main
-
 from extractor.core.records import FinalAccounts
 from extractor.evaluate.compare import (
     BootstrapConfig,

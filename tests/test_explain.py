@@ -53,7 +53,7 @@ def test_failing_checks_and_repairs_are_shown_on_the_values_they_touched() -> No
     op = wrong["operating_costs"]
     assert op.status == CheckStatus.FLAGGED
     checks = report.context[DOC].checks_on("operating_costs")
-    assert checks and all(not c.summary == "" for c in checks)
+    assert checks and all(c.summary for c in checks)
     assert any("operating_costs" in c.paths for c in checks)
     split = report.errors_by_field["operating_costs"]
     assert (split.wrong, split.silent.flagged_wrong, split.silent.wrong_unflagged) == (1, 1, 0)
