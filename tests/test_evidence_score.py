@@ -22,6 +22,7 @@ DOC = "002_ede6ec7d9a9ccbff"
     ("summary.income_grand_total", 885.9, "收入总计 885.90 万元", "万元"),
     ("summary.income_grand_total", 885.9, "8,859,000.00", None),     # bare cell of a 元 table
     ("summary.income_grand_total", 0, "本年度无此项支出", None),
+    ("gov_fund_expense", 0, "无政府性基金预算财政拨款支出", None),
     ("three_public.vehicles_held", 8, "2024年公务用车保有量8辆", "辆"),
     ("meta.fiscal_year", 2024, "2024年度部门决算", "年"),
     ("performance_projects.score", 92.8, "项目自评得分92.8分", "分"),

@@ -152,3 +152,19 @@ def test_a_stored_run_has_its_id_and_settings_in_the_title(
     assert title is not None
     assert title.group(1).startswith("Evaluation report — run 1 · rules · chunk budget 1200")
     assert "Evidence precision <b>1.000</b>" in text
+
+
+def test_a_wrong_item_name_links_to_the_evidence_of_its_items_figure(tmp_path: Path) -> None:
+    text = "档案整理经费执行数7万元"
+    gold = FinalAccounts.model_validate({"doc_id": "d", "performance_projects": [
+        {"name": "档案整理经费项目", "executed": 7}]})
+    pred = FinalAccounts.model_validate({
+        "doc_id": "d", "performance_projects": [{"name": "档案整理经费", "executed": 7}],
+        "evidence": {"performance_projects[0].executed": Evidence(
+            quote=text, page=1, start=0, end=len(text))}})
+    report = score_dirs({"d": gold}, {"d": pred}, documents={"d": DocumentText("d", text, [0])})
+    html = write_html(report, tmp_path / "n.html").read_text("utf-8")
+    wrong = _section(html, "<h2>Wrong values (1)", "<h2>Missing values")
+    assert "performance_projects[0].name" in wrong and "(the item's executed)" in wrong
+    (anchor,) = re.findall(r'href="#([^"]+)"', wrong)
+    assert f'id="{anchor}"' in html

@@ -41,7 +41,8 @@ BoxVerdict = Literal["ok", "wrong", "skipped"]
 TOLERANCE = 0.005
 """Same as the scorer's: a quote reads as an amount within half a printed cent (万元)."""
 ZERO_PHRASES = ("无此项", "未发生", "无此类", "没有发生", "不存在此项")
-"""Wording that states a zero without printing one ("本年度无此项支出")."""
+"""Wording that states a zero without printing one ("本年度无此项支出"); a quote that
+begins with 无 / 没有 ("无政府性基金预算财政拨款支出") states one too."""
 _FACTORS = {"亿元": 10000.0, "万元": 1.0, "元": 0.0001}
 _COUNT_WORDS = ("台（套）", "台(套)", "人次", "批次", "辆", "个", "台", "套", "人", "次", "批", "项")
 _WORDS_AFTER = ("亿元", "万元", "元", "%", "％", *_COUNT_WORDS, "年", "月", "日", "分", "家")
@@ -158,7 +159,8 @@ def reads_as(field_path: str, value: Any, quote: str) -> tuple[bool, str | None]
         unit = _unit_after(text, match.end())
         if _figure_reads(kind, number, unit, value):
             return True, unit
-    if value == 0 and any(p in text for p in ZERO_PHRASES):
+    if value == 0 and (text.lstrip().startswith(("无", "没有"))
+                       or any(p in text for p in ZERO_PHRASES)):
         return True, None
     return False, None
 
@@ -190,6 +192,8 @@ class EvidenceChecker:
         ok, unit = reads_as(field_path, value, ev.quote)
         if problem is None and not ok:
             problem = f"quote {ev.quote!r} does not read as {value!r}"
+            if not NUMBER_RE.search(ev.quote):
+                problem += " (it holds no figure: a blank cell cited by its row label?)"
         box: BoxVerdict | None = None
         if ev.bbox is not None:
             box, box_problem = self._box(doc, field_path, value, ev)

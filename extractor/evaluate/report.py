@@ -162,10 +162,43 @@ def _verdict(slot: SlotResult, ctx: DocContext | None) -> str:
     return "<br>".join(parts)
 
 
-def _evidence_link(slot: SlotResult) -> str:
-    if slot.cited is None:
+Cited = Mapping[tuple[str, str], SlotResult]
+"""(doc_id, prediction path) → the slot, for slots that carry evidence; also
+(doc_id, ``item:`` + item path) → the first such slot of a list item."""
+
+
+def _cited_index(slots: list[SlotResult]) -> dict[tuple[str, str], SlotResult]:
+    out: dict[tuple[str, str], SlotResult] = {}
+    for s in slots:
+        if s.cited is None or s.pred_path is None:
+            continue
+        out[(s.doc_id, s.pred_path)] = s
+        if "[" in s.pred_path:
+            out.setdefault((s.doc_id, "item:" + s.pred_path.rsplit(".", 1)[0]), s)
+    return out
+
+
+def _source(slot: SlotResult, cited: Cited) -> SlotResult | None:
+    """The slot whose evidence shows where ``slot`` was read: its own, or for a list
+    item's name or code (which carry none) the evidence of a figure of the same item."""
+    if slot.cited is not None:
+        return slot
+    if slot.pred_path is None or "[" not in slot.pred_path:
+        return None
+    return cited.get((slot.doc_id, "item:" + slot.pred_path.rsplit(".", 1)[0]))
+
+
+def _evidence_link(slot: SlotResult, cited: Cited) -> str:
+    source = _source(slot, cited)
+    if source is None:
         return '<span class="muted">no evidence</span>'
+    if source is not slot:
+        assert source.cited is not None and source.pred_path is not None
+        leaf = source.pred_path.rsplit(".", 1)[1]
+        return (f'<a href="#{_anchor(source)}"><span class="quote">{_e(source.cited.quote)}'
+                f'</span></a> <span class="muted">(the item\'s {_e(leaf)})</span>')
     check = slot.evidence
+    assert slot.cited is not None
     mark = "" if check is None else (" ✓" if check.verdict == "ok" else
                                      (' <span class="wrongev">✗ wrong place</span>'
                                       if check.verdict == "wrong" else " (not checkable)"))
@@ -174,7 +207,7 @@ def _evidence_link(slot: SlotResult) -> str:
 
 
 def _slot_table(slots: list[SlotResult], context: Mapping[str, DocContext],
-                outcome: str) -> str:
+                outcome: str, cited: Cited) -> str:
     if not slots:
         return '<p class="muted">none</p>'
     show_pred = outcome != "missing"
@@ -187,7 +220,7 @@ def _slot_table(slots: list[SlotResult], context: Mapping[str, DocContext],
                f"<td class=n>{_value(s.gold, s.field)}</td>")
         if show_pred:
             row += (f"<td class=n>{_value(s.pred, s.field)}</td><td>{_e(_printed_unit(s))}</td>"
-                    f"<td>{_verdict(s, context.get(s.doc_id))}</td><td>{_evidence_link(s)}</td>")
+                    f"<td>{_verdict(s, context.get(s.doc_id))}</td><td>{_evidence_link(s, cited)}</td>")
         out.append(row + "</tr>")
     out.append("</table>")
     return "".join(out)
@@ -290,7 +323,9 @@ def render_html(report: ScoreReport, run_settings: Mapping[str, Any] | None = No
             by_outcome[slot.outcome].append(slot)
     bad_evidence = [s for s in report.slots if s.evidence is not None
                     and s.evidence.verdict == "wrong" and s.outcome == "correct"]
-    linked = by_outcome["wrong"] + by_outcome["spurious"] + bad_evidence
+    cited = _cited_index(report.slots)
+    linked = list({id(src): src for s in by_outcome["wrong"] + by_outcome["spurious"]
+                   + bad_evidence if (src := _source(s, cited)) is not None}.values())
     ctx = report.context
     parts = [
         "<!DOCTYPE html><html lang=\"zh\"><head><meta charset=\"utf-8\">",
@@ -306,13 +341,13 @@ def render_html(report: ScoreReport, run_settings: Mapping[str, Any] | None = No
         _error_table("document", report.errors_by_document, report.by_document),
         "<h2>Document findings (the report about itself; not scored)</h2>", _findings(report),
         f"<h2>Wrong values ({len(by_outcome['wrong'])})</h2>",
-        _slot_table(by_outcome["wrong"], ctx, "wrong"),
+        _slot_table(by_outcome["wrong"], ctx, "wrong", cited),
         f"<h2>Missing values ({len(by_outcome['missing'])})</h2>",
-        _slot_table(by_outcome["missing"], ctx, "missing"),
+        _slot_table(by_outcome["missing"], ctx, "missing", cited),
         f"<h2>Spurious values ({len(by_outcome['spurious'])})</h2>",
-        _slot_table(by_outcome["spurious"], ctx, "spurious"),
+        _slot_table(by_outcome["spurious"], ctx, "spurious", cited),
         f"<h2>Right values citing the wrong place ({len(bad_evidence)})</h2>",
-        _slot_table(bad_evidence, ctx, "correct"),
+        _slot_table(bad_evidence, ctx, "correct", cited),
         "<h2>Evidence of the values above</h2>", _evidence_list(linked),
         "<h2>Run settings</h2>", _settings_table(run_settings),
         "</body></html>\n",
