@@ -1,7 +1,9 @@
 """Evaluation: load contract files, score predictions against gold, compare runs, report.
 
-All functions are pure over loaded records (no settings, no database), so the CLI, the
-benchmark and outside evaluators call the same code.
+Everything works on loaded records and plain document texts handed in by the caller (no
+settings, no database: the CLI looks those up), so the CLI, the benchmark and outside
+evaluators call the same code. The one file read here is a stored document's original
+PDF, when a cited cell box is checked.
 """
 
 from extractor.evaluate.compare import (
