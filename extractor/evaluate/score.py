@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from extractor.core.records import (
@@ -90,14 +91,26 @@ def item_fields(list_path: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- equality
 
 
-def values_equal(field: str, gold: Any, pred: Any) -> bool:
-    """Contract equality for two non-null values of slot ``field``."""
+@lru_cache(maxsize=1024)
+def compare_kind(field: str) -> str:
+    """How two values of slot ``field`` are compared: ``name``, ``code``, ``exact``
+    (counts, years) or ``amount`` (amounts and percentages, within the tolerance)."""
     leaf = field.rsplit(".", 1)[-1]
     if leaf in NAME_LEAVES or field_kind(field) == "name":
-        return name_key(str(gold)) == name_key(str(pred))
+        return "name"
     if leaf == "code":
+        return "code"
+    return "exact" if field_kind(field) in ("count", "year") else "amount"
+
+
+def values_equal(field: str, gold: Any, pred: Any) -> bool:
+    """Contract equality for two non-null values of slot ``field``."""
+    kind = compare_kind(field)
+    if kind == "name":
+        return name_key(str(gold)) == name_key(str(pred))
+    if kind == "code":
         return str(gold) == str(pred)
-    if field_kind(field) in ("count", "year"):
+    if kind == "exact":
         return bool(gold == pred)
     return abs(float(gold) - float(pred)) <= TOLERANCE + EPS
 
@@ -203,90 +216,92 @@ def _slot_key(s: SlotResult) -> _Key:
             ev.box if ev else None)
 
 
-def _fill(counts: Counts, split: ErrorSplit, key: _Key, n: int) -> None:
-    """Add ``n`` slots sharing ``key`` to a group's counts and error split."""
-    outcome, has_pred, status, _, _ = key
-    if outcome == "correct":
-        counts.tp += n
-    elif outcome == "wrong":
-        counts.fp += n
-        counts.fn += n
-        split.wrong += n
-    elif outcome == "missing":
-        counts.fn += n
-        split.missing += n
-    elif outcome == "spurious":
-        counts.fp += n
-        split.spurious += n
-    else:
-        counts.abstain += n
-    if not has_pred:
-        return
-    silent, is_wrong = split.silent, outcome in ("wrong", "spurious")
-    silent.wrong += n * is_wrong
-    if status == "none":
-        silent.wrong_without_status += n * is_wrong
-        return
-    silent.with_status += n
-    silent.wrong_with_status += n * is_wrong
-    if status == "flagged":
-        silent.flagged += n
-        silent.flagged_wrong += n * is_wrong
-    else:
-        silent.wrong_unflagged += n * is_wrong
+_COLUMNS = ("tp", "fp", "fn", "abstain", "missing", "wrong", "spurious", "with_status",
+            "wrong_all", "wrong_with_status", "wrong_without_status", "wrong_unflagged",
+            "flagged", "flagged_wrong", "ev_ok", "ev_wrong", "ev_unverifiable", "box_checked",
+            "box_skipped")
+_COL = {name: i for i, name in enumerate(_COLUMNS)}
 
 
-def _fill_evidence(counts: EvidenceCounts, key: _Key, n: int) -> None:
-    _, _, _, verdict, box = key
-    if verdict == "ok":
-        counts.ok += n
-    elif verdict == "wrong":
-        counts.wrong += n
-    elif verdict == "unverifiable":
-        counts.unverifiable += n
-    if box == "skipped":
-        counts.boxes_skipped += n
-    elif box is not None:
-        counts.boxes_checked += n
+def _vector(key: _Key) -> list[int]:
+    """What one slot of this kind adds to each tally column."""
+    outcome, has_pred, status, verdict, box = key
+    v = [0] * len(_COLUMNS)
+    counts = {"correct": ("tp",), "wrong": ("fp", "fn", "wrong"), "missing": ("fn", "missing"),
+              "spurious": ("fp", "spurious"), "abstain": ("abstain",)}[outcome]
+    for name in counts:
+        v[_COL[name]] = 1
+    if has_pred:
+        is_wrong = int(outcome in ("wrong", "spurious"))
+        v[_COL["wrong_all"]] = is_wrong
+        if status == "none":
+            v[_COL["wrong_without_status"]] = is_wrong
+        else:
+            v[_COL["with_status"]] = 1
+            v[_COL["wrong_with_status"]] = is_wrong
+            flagged = int(status == "flagged")
+            v[_COL["flagged"]] = flagged
+            v[_COL["flagged_wrong"]] = flagged * is_wrong
+            v[_COL["wrong_unflagged"]] = is_wrong * (1 - flagged)
+    if verdict is not None:
+        v[_COL[f"ev_{verdict}"]] = 1
+    if box is not None:
+        v[_COL["box_skipped" if box == "skipped" else "box_checked"]] = 1
+    return v
+
+
+def _models(t: list[int]) -> tuple[Counts, ErrorSplit, EvidenceCounts]:
+    """A group's tally columns as the report's models."""
+    c = dict(zip(_COLUMNS, t, strict=True))
+    silent = SilentErrors(with_status=c["with_status"], wrong=c["wrong_all"],
+                          wrong_with_status=c["wrong_with_status"],
+                          wrong_without_status=c["wrong_without_status"],
+                          wrong_unflagged=c["wrong_unflagged"], flagged=c["flagged"],
+                          flagged_wrong=c["flagged_wrong"])
+    return (Counts(tp=c["tp"], fp=c["fp"], fn=c["fn"], abstain=c["abstain"]),
+            ErrorSplit(missing=c["missing"], wrong=c["wrong"], spurious=c["spurious"],
+                       silent=silent),
+            EvidenceCounts(ok=c["ev_ok"], wrong=c["ev_wrong"], unverifiable=c["ev_unverifiable"],
+                           boxes_checked=c["box_checked"], boxes_skipped=c["box_skipped"]))
 
 
 def aggregate(slots: list[SlotResult], matches: list[ItemMatch] | None = None,
               documents: list[str] | None = None) -> ScoreReport:
     """Build the report's tallies from slot results (also used on document subsets).
 
-    Slots are first counted by (field, document, outcome/status/evidence kind) in a
-    plain counter, then each distinct combination is added to its groups once: a
-    thousand documents are tallied in well under a second."""
+    Slots are counted by (field, document, outcome/status/evidence kind) in a plain
+    counter, each distinct combination is added to its groups as a column vector, and
+    the report's models are built once per group at the end: a thousand documents are
+    tallied in a fraction of a second."""
     report = ScoreReport(slots=slots, matches=matches or [])
     report.documents = documents if documents is not None else sorted({s.doc_id for s in slots})
-    for doc in report.documents:
-        report.by_document[doc] = Counts()
-        report.errors_by_document[doc] = ErrorSplit()
-    tally = Counter((s.field, s.doc_id, _slot_key(s)) for s in slots)
-    overall_split = ErrorSplit()
-    sections: dict[str, ErrorSplit] = {}
-
-    def group(counts: dict[str, Counts], splits: dict[str, ErrorSplit],
-              name: str) -> tuple[Counts, ErrorSplit]:
-        if name not in counts:
-            counts[name] = Counts()
-        if name not in splits:
-            splits[name] = ErrorSplit()
-        return counts[name], splits[name]
-
-    for (field, doc, key), n in tally.items():
-        section = section_of(field)
-        for counts, split in ((report.overall, overall_split),
-                              group(report.by_section, sections, section),
-                              group(report.by_field, report.errors_by_field, field),
-                              group(report.by_document, report.errors_by_document, doc)):
-            _fill(counts, split, key, n)
-        if key[3] is not None:
-            if section not in report.evidence_by_section:
-                report.evidence_by_section[section] = EvidenceCounts()
-            _fill_evidence(report.evidence, key, n)
-            _fill_evidence(report.evidence_by_section[section], key, n)
-    report.silent = overall_split.silent
+    width = len(_COLUMNS)
+    overall = [0] * width
+    groups: dict[str, dict[str, list[int]]] = {"section": {}, "field": {},
+                                               "document": {d: [0] * width
+                                                            for d in report.documents}}
+    vectors: dict[_Key, list[int]] = {}
+    for (field, doc, key), n in Counter((s.field, s.doc_id, _slot_key(s)) for s in slots).items():
+        vec = vectors.get(key)
+        if vec is None:
+            vec = vectors[key] = _vector(key)
+        for tally in (overall, groups["section"].setdefault(section_of(field), [0] * width),
+                      groups["field"].setdefault(field, [0] * width),
+                      groups["document"].setdefault(doc, [0] * width)):
+            for i, x in enumerate(vec):
+                if x:
+                    tally[i] += x * n
+    report.overall, split, report.evidence = _models(overall)
+    report.silent = split.silent
+    for name, tally in groups["section"].items():
+        counts, _, evidence = _models(tally)
+        report.by_section[name] = counts
+        if evidence.ok + evidence.wrong + evidence.unverifiable:
+            report.evidence_by_section[name] = evidence
+    for name, tally in groups["field"].items():
+        report.by_field[name], report.errors_by_field[name], _ = _models(tally)
+    for name, tally in groups["document"].items():
+        report.by_document[name], report.errors_by_document[name], _ = _models(tally)
     return report
 
 
