@@ -140,6 +140,18 @@ def test_a_cell_box_must_contain_the_printed_figure(tmp_path: Path) -> None:
     assert "885.90" in (bad.reason or "")
     assert (report.evidence.ok, report.evidence.wrong, report.evidence.boxes_checked) == (1, 1, 2)
 
+    blank = (300.0, 88.0, 340.0, 104.0)         # nothing printed there: a blank cell
+    zero = FinalAccounts.model_validate({"doc_id": "d", "summary": {"income_carryover_begin": 0}})
+    cites_blank = zero.model_copy(update={"evidence": {"summary.income_carryover_begin": Evidence(
+        quote="885.90", page=1, start=0, end=6, bbox=blank)}})
+    (check,) = [s.evidence for s in score_dirs({"d": zero}, {"d": cites_blank},
+                                               documents={"d": doc}).slots if s.evidence]
+    assert (check.verdict, check.box) == ("ok", "ok")
+    nonzero = FinalAccounts.model_validate({"doc_id": "d", "summary": {"income_carryover_begin": 5}})
+    (check,) = [s.evidence for s in score_dirs({"d": nonzero}, {"d": cites_blank.model_copy(
+        update={"summary": nonzero.summary})}, documents={"d": doc}).slots if s.evidence]
+    assert check.verdict == "wrong"
+
     path.unlink()          # the original file is gone: boxes skipped and counted
     gone = score_dirs({"d": gold}, {"d": pred}, documents={"d": doc})
     assert (gone.evidence.ok, gone.evidence.wrong, gone.evidence.boxes_skipped) == (2, 0, 2)

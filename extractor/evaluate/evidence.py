@@ -13,8 +13,9 @@ document (normalized text, page starts and the original file):
    printed after it — 元 / 万元 / 亿元 — or, for a bare table figure, in 万元 or 元),
    a name occurs in it, a stated zero is worded as none ("无此项");
 3. a cited cell box holds the printed figure: the words of the PDF page inside the box
-   (PyMuPDF, from the stored document path) read as the value. When the file is gone
-   or the page has no text layer the box check is skipped and counted, not guessed.
+   (PyMuPDF, from the stored document path) read as the value; a zero may cite a blank
+   cell (its box is then the evidence, whatever row text the quote holds). When the
+   file is gone or the page has no text layer the box check is skipped and counted.
 
 The verdict is ``ok``, ``wrong`` (with the reason) or ``unverifiable`` (no stored text
 for the document). Evidence precision = ok / (ok + wrong).
@@ -189,15 +190,17 @@ class EvidenceChecker:
         if doc is None:
             return EvidenceCheck(verdict="unverifiable", reason="document text not stored")
         problem, found = self._place(doc, ev)
+        box: BoxVerdict | None = None
+        box_problem = None
+        blank = False
+        if ev.bbox is not None:
+            box, box_problem, blank = self._box(doc, field_path, value, ev)
         ok, unit = reads_as(field_path, value, ev.quote)
-        if problem is None and not ok:
+        if problem is None and not ok and not blank:
             problem = f"quote {ev.quote!r} does not read as {value!r}"
             if not NUMBER_RE.search(ev.quote):
                 problem += " (it holds no figure: a blank cell cited by its row label?)"
-        box: BoxVerdict | None = None
-        if ev.bbox is not None:
-            box, box_problem = self._box(doc, field_path, value, ev)
-            problem = problem or box_problem
+        problem = problem or box_problem
         return EvidenceCheck(verdict="wrong" if problem else "ok", reason=problem, box=box,
                              unit=unit, found=found)
 
@@ -230,20 +233,26 @@ class EvidenceChecker:
         return None, None
 
     def _box(self, doc: DocumentText, field_path: str, value: Any,
-             ev: Evidence) -> tuple[BoxVerdict, str | None]:
+             ev: Evidence) -> tuple[BoxVerdict, str | None, bool]:
+        """(box verdict, problem, whether the box is a blank cell standing for a zero).
+
+        A blank cell of a statistical table states a zero; its box is then the whole
+        evidence, and the quote (its row's label or text) need not print the 0."""
         if ev.page is None or ev.bbox is None:
-            return "wrong", "cell box cited without a page"
+            return "wrong", "cell box cited without a page", False
         words = self._words(doc, ev.page)
         if words is None:
-            return "skipped", None
+            return "skipped", None, False
         x0, y0, x1, y1 = ev.bbox
         inside = [w[4] for w in words
                   if x0 - 1 <= (w[0] + w[2]) / 2 <= x1 + 1 and y0 - 1 <= (w[1] + w[3]) / 2 <= y1 + 1]
         text = "".join(inside)
+        if not text.strip() and value == 0:
+            return "ok", None, True
         if reads_as(field_path, value, text)[0]:
-            return "ok", None
+            return "ok", None, False
         shown = text if len(text) <= 40 else text[:37] + "..."
-        return "wrong", f"cell box on page {ev.page} holds {shown!r}, not {value!r}"
+        return "wrong", f"cell box on page {ev.page} holds {shown!r}, not {value!r}", False
 
     def _words(self, doc: DocumentText, page: int
                ) -> list[tuple[float, float, float, float, str]] | None:
