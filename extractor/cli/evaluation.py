@@ -69,7 +69,7 @@ def _gold(args: argparse.Namespace) -> tuple[dict[str, FinalAccounts], list[Inva
     return records, [invalid_file(e, "gold") for e in errors]
 
 
-def _document_texts(store: Store, doc_ids: set[str]) -> dict[str, DocumentText]:
+def document_texts(store: Store, doc_ids: set[str]) -> dict[str, DocumentText]:
     """The stored normalized text of the named documents (the text evidence indexes)."""
     return {d.doc_id: DocumentText(d.doc_id, d.normalized, list(d.page_starts or [0]), d.path,
                                    d.media_type)
@@ -127,7 +127,7 @@ def _score(args: argparse.Namespace) -> tuple[ScoreReport, Store | None]:
         preds = predictions(store, args.run)
         context = _run_context(store, args.run)
     _merge_findings(context, preds)
-    documents = _document_texts(store, set(preds)) if store is not None else None
+    documents = document_texts(store, set(preds)) if store is not None else None
     report = score_dirs(gold, preds, documents=documents, invalid=invalid, context=context)
     return report, store
 
