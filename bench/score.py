@@ -20,7 +20,6 @@ import argparse
 import importlib.util
 import json
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -128,15 +127,16 @@ def old_scorer(rev: str) -> ModuleType | None:
     return module
 
 
-def _median(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Median wall and CPU seconds (CPU time shows the work when the machine is shared)."""
+def _best(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Best-of-``repeat`` wall and CPU seconds: on a shared machine the least disturbed
+    repetition is the one closest to the work itself (CPU time shows it even so)."""
     wall, cpu = [], []
     for _ in range(repeat):
         start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         wall.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall), statistics.median(cpu)
+    return min(wall), min(cpu)
 
 
 def main() -> None:
@@ -157,13 +157,13 @@ def main() -> None:
             gold.update(load_dir_lenient(folder / "gold")[0])
             pred.update(load_dir_lenient(folder / "pred")[0])
 
-        t_json = _median(lambda: [json.loads(f.read_text("utf-8")) for f in files], args.repeat)
-        t_load = _median(load, args.repeat)
+        t_json = _best(lambda: [json.loads(f.read_text("utf-8")) for f in files], args.repeat)
+        t_load = _best(load, args.repeat)
         report = score_dirs(gold, pred, documents=texts)
-        t_score = _median(lambda: score_dirs(gold, pred, documents=texts), args.repeat)
+        t_score = _best(lambda: score_dirs(gold, pred, documents=texts), args.repeat)
         old = old_scorer(args.old_rev)
         plain = {k: v.model_copy(update={"evidence": None}) for k, v in pred.items()}
-        t_old = _median(lambda: old.score_dirs(gold, plain), args.repeat) if old else None
+        t_old = _best(lambda: old.score_dirs(gold, plain), args.repeat) if old else None
     n = args.docs
     o, e = report.overall, report.evidence
     print(f"{n} gold + {n} prediction files; {len(report.slots)} slots scored "

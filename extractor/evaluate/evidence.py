@@ -23,6 +23,7 @@ for the document). Evidence precision = ok / (ok + wrong).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ _WORDS_AFTER = ("亿元", "万元", "元", "%", "％", *_COUNT_WORDS, "年", "�
 _NOT_AMOUNT = frozenset(_WORDS_AFTER) - {"亿元", "万元", "元"}
 _NOT_COUNT = frozenset({"亿元", "万元", "元", "%", "％", "年", "月", "日", "分"})
 _CONTEXT = 24
+_UNIT_AFTER = re.compile(r"\s*(" + "|".join(re.escape(w) for w in _WORDS_AFTER) + ")")
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,8 @@ def _fold(text: str) -> str:
 
 
 def _unit_after(text: str, end: int) -> str | None:
-    rest = text[end:].lstrip()
-    return next((w for w in _WORDS_AFTER if rest.startswith(w)), None)
+    match = _UNIT_AFTER.match(text, end)
+    return match.group(1) if match else None
 
 
 def _figure_reads(kind: str, number: float, unit: str | None, value: Any) -> bool:
@@ -215,7 +217,7 @@ class EvidenceChecker:
             if not 0 <= ev.start <= ev.end <= len(doc.text):
                 return f"offsets {ev.start}–{ev.end} outside the text ({len(doc.text)} chars)", None
             held = doc.text[ev.start:ev.end]
-            if _fold(held) != quote:
+            if held != ev.quote and _fold(held) != quote:
                 lo, hi = max(0, ev.start - _CONTEXT), min(len(doc.text), ev.end + _CONTEXT)
                 return (f"text at {ev.start}–{ev.end} is {held!r}, not the quote",
                         doc.text[lo:hi])
