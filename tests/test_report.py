@@ -168,3 +168,26 @@ def test_a_wrong_item_name_links_to_the_evidence_of_its_items_figure(tmp_path: P
     assert "performance_projects[0].name" in wrong and "(the item's executed)" in wrong
     (anchor,) = re.findall(r'href="#([^"]+)"', wrong)
     assert f'id="{anchor}"' in html
+
+
+def test_a_stored_run_shows_the_failing_check_beside_the_value_it_touched(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """公用经费 163.34 misprinted as 173.34 in both places it is stated: the value is wrong,
+    and the check basic = personnel + public fails on it; the report shows that check."""
+    sample = (SAMPLES / "002_ede6ec7d9a9ccbff.txt").read_text("utf-8")
+    assert sample.count("163.34") >= 2
+    damaged = tmp_path / "002_ede6ec7d9a9ccbff.txt"
+    damaged.write_text(sample.replace("163.34", "173.34"), "utf-8")
+    db = f"sqlite:///{tmp_path / 'd.db'}"
+    assert main(["--db", db, "run", str(damaged)]) == 0
+    out = tmp_path / "d.html"
+    assert main(["--db", db, "eval", "score", "--run", "1", "--gold", str(GOLD),
+                 "--html", str(out)]) == 0
+    capsys.readouterr()
+    text = out.read_text("utf-8")
+    wrong = _section(text, "<h2>Wrong values", "<h2>Missing values")
+    row = re.search(r"<tr><td>002_ede6ec7d9a9ccbff</td><td>basic_expense.public</td>(.*?)</tr>",
+                    wrong)
+    assert row is not None
+    assert "173.34" in row.group(1) and "failed check" in row.group(1)
+    assert "795.75" in row.group(1)            # the check's own account of the mismatch
