@@ -10,21 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from extractor.cli.common import open_store, settings_from
 from extractor.core.errors import ConfigError
-from extractor.core.records import FinalAccounts
-from extractor.evaluate.compare import compare, comparison_json, format_comparison
-from extractor.evaluate.compare_html import write_comparison_html
-from extractor.evaluate.evidence import DocumentText
-from extractor.evaluate.explain import file_context, run_context
-from extractor.evaluate.report import write_html
-from extractor.evaluate.results import DocContext, InvalidFile, ScoreReport
-from extractor.evaluate.schema import invalid_file, load_dir_lenient
-from extractor.evaluate.score import format_table, score_dirs
-from extractor.pipeline import export_run, predictions
-from extractor.store import Store
+
+if TYPE_CHECKING:  # imported by the handlers: building the parser stays light
+    from extractor.core.records import FinalAccounts
+    from extractor.evaluate.evidence import DocumentText
+    from extractor.evaluate.results import DocContext, InvalidFile, ScoreReport
+    from extractor.store import Store
 
 EXIT_INVALID = 3
 """``eval score`` scored what it could but some gold or prediction file was invalid."""
@@ -62,6 +57,8 @@ def register(sub: Any) -> None:
 
 
 def _gold(args: argparse.Namespace) -> tuple[dict[str, FinalAccounts], list[InvalidFile]]:
+    from extractor.evaluate.schema import invalid_file, load_dir_lenient
+
     gold_dir: Path = args.gold or settings_from(args).gold_dir
     if not gold_dir.is_dir():
         raise ConfigError(f"gold folder {gold_dir} does not exist")
@@ -71,6 +68,8 @@ def _gold(args: argparse.Namespace) -> tuple[dict[str, FinalAccounts], list[Inva
 
 def document_texts(store: Store, doc_ids: set[str]) -> dict[str, DocumentText]:
     """The stored normalized text of the named documents (the text evidence indexes)."""
+    from extractor.evaluate.evidence import DocumentText
+
     return {d.doc_id: DocumentText(d.doc_id, d.normalized, list(d.page_starts or [0]), d.path,
                                    d.media_type)
             for d in store.documents() if d.doc_id in doc_ids}
@@ -78,6 +77,8 @@ def document_texts(store: Store, doc_ids: set[str]) -> dict[str, DocumentText]:
 
 def _run_context(store: Store, run_id: int) -> dict[str, DocContext]:
     """Failing checks and repairs of a run, mapped onto the prediction's slot paths."""
+    from extractor.evaluate.explain import run_context
+
     out: dict[str, DocContext] = {}
     for rd in store.run_documents(run_id):
         doc = store.find_document(rd.document)
@@ -91,6 +92,9 @@ def _run_context(store: Store, run_id: int) -> dict[str, DocContext]:
 
 
 def _merge_findings(context: dict[str, DocContext], preds: dict[str, FinalAccounts]) -> None:
+    from extractor.evaluate.explain import file_context
+    from extractor.evaluate.results import DocContext
+
     for doc, ctx in file_context(preds).items():
         context.setdefault(doc, DocContext()).findings = ctx.findings
 
@@ -113,6 +117,10 @@ def run_title(store: Store, run_id: int) -> tuple[str, dict[str, Any]]:
 
 
 def _score(args: argparse.Namespace) -> tuple[ScoreReport, Store | None]:
+    from extractor.evaluate.schema import invalid_file, load_dir_lenient
+    from extractor.evaluate.score import score_dirs
+    from extractor.pipeline import predictions
+
     gold, invalid = _gold(args)
     store: Store | None = None
     context: dict[str, DocContext] = {}
@@ -133,6 +141,9 @@ def _score(args: argparse.Namespace) -> tuple[ScoreReport, Store | None]:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from extractor.evaluate.report import write_html
+    from extractor.evaluate.score import format_table
+
     report, store = _score(args)
     print(report.model_dump_json(indent=2) if args.json else format_table(report))
     for bad in report.invalid:
@@ -149,6 +160,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from extractor.pipeline import export_run
+
     store = open_store(settings_from(args))
     store.get_run(args.run)
     written = export_run(store, args.run, args.out)
@@ -158,6 +171,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Score run A, then run B (in the order given) on the same gold, and compare."""
+    from extractor.evaluate.compare import compare, comparison_json, format_comparison
+    from extractor.evaluate.compare_html import write_comparison_html
+    from extractor.evaluate.score import score_dirs
+    from extractor.pipeline import predictions
+
     store = open_store(settings_from(args))
     gold, invalid = _gold(args)
     reports = []
