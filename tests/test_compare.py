@@ -183,5 +183,6 @@ def test_cli_compare_prints_the_runs_in_the_order_given(
                  "--html", str(html_file)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("A = run 2, B = run 1: 1 common document(s).")
+    assert "Evidence precision: run 2 1.000" in out
     assert "too small to tell" in out
     assert html_file.read_text("utf-8").count("data:image/png;base64,") == 1

@@ -181,7 +181,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     reports = []
     for run_id in (args.run_a, args.run_b):
         store.get_run(run_id)
-        reports.append(score_dirs(gold, predictions(store, run_id), invalid=invalid))
+        preds = predictions(store, run_id)
+        reports.append(score_dirs(gold, preds, invalid=invalid,
+                                  documents=document_texts(store, set(preds))))
     result = compare(reports[0], reports[1], labels=(f"run {args.run_a}", f"run {args.run_b}"))
     print(comparison_json(result) if args.json else format_comparison(result, all_fields=args.all_fields))
     if args.html:

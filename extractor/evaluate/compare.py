@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from extractor.core.records import section_of
+from extractor.evaluate.evidence import EvidenceCounts
 from extractor.evaluate.score import Counts, ScoreReport, aggregate, fmt_rate
 
 
@@ -76,6 +77,9 @@ class Comparison(BaseModel):
     overall: Interval
     by_section: dict[str, Interval] = Field(default_factory=dict)
     fields: list[FieldDiff] = Field(default_factory=list)
+    evidence_a: EvidenceCounts = Field(default_factory=EvidenceCounts)
+    evidence_b: EvidenceCounts = Field(default_factory=EvidenceCounts)
+    """Evidence verdicts of each side over the common documents."""
 
 
 def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
@@ -188,6 +192,7 @@ def compare(report_a: ScoreReport, report_b: ScoreReport, config: BootstrapConfi
     keep = set(docs)
     agg_a = aggregate([s for s in report_a.slots if s.doc_id in keep], documents=docs)
     agg_b = aggregate([s for s in report_b.slots if s.doc_id in keep], documents=docs)
+    cmp.evidence_a, cmp.evidence_b = agg_a.evidence, agg_b.evidence
     for section in dict.fromkeys([*agg_a.by_section, *agg_b.by_section]):
         cmp.by_section[section] = interval(("section", section))
     for field in dict.fromkeys([*agg_a.by_field, *agg_b.by_field]):
@@ -216,7 +221,12 @@ def format_comparison(cmp: Comparison, *, all_fields: bool = False) -> str:
     lines = [f"A = {a}, B = {b}: {len(cmp.documents)} common document(s).",
              f"ΔF1 = F1(B) − F1(A) = F1({b}) − F1({a}); paired bootstrap over documents, "
              f"{cmp.resamples} resamples, seed {cmp.seed}, {pct} percentile interval.",
-             f"Verdict: {cmp.overall.explanation}.", ""]
+             f"Verdict: {cmp.overall.explanation}."]
+    ea, eb = cmp.evidence_a, cmp.evidence_b
+    if ea.ok + ea.wrong + eb.ok + eb.wrong:
+        lines.append(f"Evidence precision: {a} {fmt_rate(ea.precision)} ({ea.ok}/{ea.ok + ea.wrong}), "
+                     f"{b} {fmt_rate(eb.precision)} ({eb.ok}/{eb.ok + eb.wrong}).")
+    lines.append("")
     fa, fb = f"F1 {a}", f"F1 {b}"
     wa, wb = max(len(fa), 6), max(len(fb), 6)
     width = max([24, *(len(s) for s in cmp.by_section)])
