@@ -66,6 +66,8 @@ def render_comparison_html(cmp: Comparison) -> str:
         f"<h1>{e(title)}</h1><p>{len(cmp.documents)} common document(s); ΔF1 = F1({e(b)}) − "
         f"F1({e(a)}); {cmp.resamples} resamples, seed {cmp.seed}.</p>"
         f"<p><b>Verdict:</b> {e(cmp.overall.explanation)}.</p>"
+        f"<p>Evidence precision: {e(a)} {fmt_rate(cmp.evidence_a.precision)}, "
+        f"{e(b)} {fmt_rate(cmp.evidence_b.precision)}.</p>"
         f'<img alt="ΔF1 per section with interval" src="data:image/png;base64,{chart}">'
         f"<h2>Per section</h2><table><tr><th>section</th><th>F1 {e(a)}</th><th>F1 {e(b)}</th>"
         f"<th>ΔF1</th><th>interval</th><th>verdict</th></tr>{rows}</table>"
