@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import numpy as np
-import pymupdf
 
 from extractor.core.errors import (
     CorruptFileError,
@@ -39,9 +38,15 @@ from extractor.core.settings import OcrSettings
 from extractor.core.types import PageText
 from extractor.ocr import TEXT_LAYER_JOIN, OcrEngine, TextBox, boxes_to_text, shared_engine
 
-_pymupdf: Any = pymupdf
-"""PyMuPDF's methods carry no annotations; going through ``Any`` keeps ``mypy --strict``
-from flagging every call while the rest of this module stays checked."""
+
+def _mupdf() -> Any:
+    """PyMuPDF, imported on first use: importing it costs 1-2 s (pymupdf 2 loads its layout
+    models), which text files and ``extractor --help`` should not pay. Typed ``Any``:
+    its methods carry no annotations, so ``mypy --strict`` would flag every call."""
+    import pymupdf
+
+    return pymupdf
+
 PdfDocument: TypeAlias = Any  # pymupdf.Document
 PdfPage: TypeAlias = Any  # pymupdf.Page
 
@@ -216,7 +221,7 @@ def _open_pdf(path: Path) -> PdfDocument:
     if b"%PDF-" not in _read_bytes(path, limit=1024):
         raise CorruptFileError(str(path), "not a PDF (no '%PDF-' header)")
     try:
-        doc = _pymupdf.open(path, filetype="pdf")
+        doc = _mupdf().open(path, filetype="pdf")
     except RuntimeError as exc:  # pymupdf.FileDataError and MuPDF's own errors
         raise CorruptFileError(str(path), f"damaged PDF, cannot be opened ({exc})") from exc
     if doc.needs_pass:
@@ -286,15 +291,16 @@ def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
     """The page as a BGR image (the channel order OpenCV-based engines expect)."""
     width_in, height_in = page.rect.width / 72, page.rect.height / 72
     budget_dpi = (MAX_OCR_PIXELS / max(width_in * height_in, 1e-6)) ** 0.5
-    pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=pymupdf.csRGB, alpha=False)
+    pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_mupdf().csRGB, alpha=False)
     rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
 def text_layer(page: PdfPage) -> str:
     """The page's text layer in reading order (see the module docstring)."""
-    raw = page.get_text("rawdict", flags=pymupdf.TEXT_PRESERVE_WHITESPACE
-                        | pymupdf.TEXT_PRESERVE_LIGATURES | pymupdf.TEXT_MEDIABOX_CLIP)
+    mupdf = _mupdf()
+    raw = page.get_text("rawdict", flags=mupdf.TEXT_PRESERVE_WHITESPACE
+                        | mupdf.TEXT_PRESERVE_LIGATURES | mupdf.TEXT_MEDIABOX_CLIP)
     lines = [line for block in raw["blocks"] for line in block.get("lines", ())]
     if not lines:
         return ""

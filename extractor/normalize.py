@@ -11,14 +11,18 @@ never altered (Chinese wording, names and punctuation stay exactly as printed).
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Callable
 
 from extractor.core.types import NormalizedText, PageText
 
-_Chars = list[tuple[str, int]]
-"""The working form: each character with the raw index it came from."""
+_View = tuple[str, "array[int]"]
+"""The working form: the text, and for each of its characters the raw index it came from
+(an ``array`` of machine integers: a Python list of tuples cost ~100 bytes a character,
+several GB for a 50 MB file)."""
 
 _FULL_DIGITS = {chr(0xFF10 + i): str(i) for i in range(10)}
+_FULL_DIGITS_TABLE = str.maketrans(_FULL_DIGITS)
 _CONFUSABLE = {"O": "0", "o": "0", "〇": "0", "D": "0", "l": "1", "I": "1", "|": "1"}
 """Letters OCR reads for digits; only ever replaced inside a numeric token."""
 
@@ -30,28 +34,51 @@ _TOKEN_RE = re.compile(r"(?<![A-Za-z])[0-9Oo〇DlI|.]+(?![A-Za-z])")
 _DECIMAL_SHAPE = re.compile(r"^[0-9Oo〇D]+\.[0-9Oo〇D]+$")
 _BROKEN_DECIMAL = re.compile(r"(?<![\d.])(\d+)( *)\.( *)(\d+)(?![\d.])")
 _THOUSANDS = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])")
+_FULL_STOP_IN_FIGURE = re.compile(r"(?<=[0-9])[．％]")
 
 
-def _text(chars: _Chars) -> str:
-    return "".join(c for c, _ in chars)
+def _delete_spans(view: _View, spans: list[tuple[int, int]]) -> _View:
+    """Drop the characters of ``spans`` (in any order, possibly overlapping), in one pass
+    of slices: linear in the text, whatever the number of spans."""
+    if not spans:
+        return view
+    text, idx = view
+    pieces: list[str] = []
+    kept = array("q")
+    pos = 0
+    for start, end in sorted(spans):
+        if start > pos:
+            pieces.append(text[pos:start])
+            kept.extend(idx[pos:start])
+        pos = max(pos, end)
+    pieces.append(text[pos:])
+    kept.extend(idx[pos:])
+    return "".join(pieces), kept
 
 
-def _delete_spans(chars: _Chars, spans: list[tuple[int, int]]) -> _Chars:
-    drop: set[int] = set()
-    for start, end in spans:
-        drop.update(range(start, end))
-    return [pair for i, pair in enumerate(chars) if i not in drop]
+def _substitute(view: _View, changes: dict[int, str]) -> _View:
+    """Replace single characters at positions (one for one: offsets are unchanged)."""
+    if not changes:
+        return view
+    text, idx = view
+    pieces: list[str] = []
+    pos = 0
+    for at in sorted(changes):
+        pieces += (text[pos:at], changes[at])
+        pos = at + 1
+    pieces.append(text[pos:])
+    return "".join(pieces), idx
 
 
-def _strip_tags(chars: _Chars) -> _Chars:
+def _strip_tags(view: _View) -> _View:
     """HTML-ish emphasis tags that OCR-to-markdown tools wrap round figures."""
-    return _delete_spans(chars, [m.span() for m in _TAG_RE.finditer(_text(chars))])
+    return _delete_spans(view, [m.span() for m in _TAG_RE.finditer(view[0])])
 
 
-def _strip_emphasis(chars: _Chars) -> _Chars:
+def _strip_emphasis(view: _View) -> _View:
     """``**`` anywhere; single ``*`` / ``_`` runs only where they touch a figure."""
-    chars = _delete_spans(chars, [m.span() for m in _BOLD_RE.finditer(_text(chars))])
-    text = _text(chars)
+    view = _delete_spans(view, [m.span() for m in _BOLD_RE.finditer(view[0])])
+    text = view[0]
     spans = []
     for m in re.finditer(r"[*_]+", text):
         before = text[m.start() - 1] if m.start() > 0 else ""
@@ -59,26 +86,20 @@ def _strip_emphasis(chars: _Chars) -> _Chars:
         if before in _NUMERIC_NEIGHBOUR or after in _NUMERIC_NEIGHBOUR or after in _CONFUSABLE \
                 or before in _CONFUSABLE or text.startswith("万元", m.end()):
             spans.append(m.span())
-    return _delete_spans(chars, spans)
+    return _delete_spans(view, spans)
 
 
-def _full_width(chars: _Chars) -> _Chars:
+def _full_width(view: _View) -> _View:
     """Full-width digits everywhere; full-width ．％ only where they sit in a figure."""
-    out: _Chars = []
-    for ch, idx in chars:
-        clean = _FULL_DIGITS.get(ch, ch)
-        if ch in "．％":
-            prev = out[-1][0] if out else ""
-            if prev.isdigit() and prev.isascii():
-                clean = "." if ch == "．" else "%"
-        out.append((clean, idx))
-    return out
+    text = view[0].translate(_FULL_DIGITS_TABLE)
+    text = _FULL_STOP_IN_FIGURE.sub(lambda m: "." if m.group(0) == "．" else "%", text)
+    return text, view[1]
 
 
-def _digit_confusions(chars: _Chars) -> _Chars:
+def _digit_confusions(view: _View) -> _View:
     """``O.OO`` → ``0.00``, ``2O23`` → ``2023``, ``O%`` → ``0%``; letters elsewhere untouched."""
-    text = _text(chars)
-    out = list(chars)
+    text = view[0]
+    changes: dict[int, str] = {}
     for m in _TOKEN_RE.finditer(text):
         token = m.group(0)
         if not any(c in _CONFUSABLE for c in token) or token.strip(".") == "":
@@ -95,14 +116,13 @@ def _digit_confusions(chars: _Chars) -> _Chars:
             continue
         for offset, ch in enumerate(token):
             if ch in _CONFUSABLE:
-                pos = m.start() + offset
-                out[pos] = (_CONFUSABLE[ch], chars[pos][1])
-    return out
+                changes[m.start() + offset] = _CONFUSABLE[ch]
+    return _substitute(view, changes)
 
 
-def _broken_numbers(chars: _Chars) -> _Chars:
+def _broken_numbers(view: _View) -> _View:
     """``26. 11`` / ``791 . 16`` → one figure; ``1,723.66`` → ``1723.66``."""
-    text = _text(chars)
+    text = view[0]
     spans = []
     for m in _BROKEN_DECIMAL.finditer(text):
         if not (m.group(2) or m.group(3)):
@@ -112,26 +132,26 @@ def _broken_numbers(chars: _Chars) -> _Chars:
             continue  # "1. 2023年" is a list number before a year
         spans.append(m.span(2))
         spans.append(m.span(3))
-    chars = _delete_spans(chars, spans)
-    text = _text(chars)
+    view = _delete_spans(view, spans)
+    text = view[0]
     commas = [(m.start() + i, m.start() + i + 1)
               for m in _THOUSANDS.finditer(text) for i, c in enumerate(m.group(0)) if c == ","]
-    return _delete_spans(chars, commas)
+    return _delete_spans(view, commas)
 
 
-PASSES: tuple[Callable[[_Chars], _Chars], ...] = (
+PASSES: tuple[Callable[[_View], _View], ...] = (
     _strip_tags, _strip_emphasis, _full_width, _digit_confusions, _broken_numbers,
 )
 
 
 def normalize(raw: str) -> NormalizedText:
     """Run every pass; the result maps each character back to its raw index."""
-    chars: _Chars = [(ch, i) for i, ch in enumerate(raw)]
+    view: _View = (raw, array("q", range(len(raw))))
     for step in PASSES:
-        chars = step(chars)
-    offsets = [idx for _, idx in chars]
-    offsets.append(len(raw))
-    return NormalizedText(text=_text(chars), offsets=offsets)
+        view = step(view)
+    text, idx = view
+    idx.append(len(raw))
+    return NormalizedText(text=text, offsets=idx.tolist())
 
 
 def equivalent(raw_char: str, clean_char: str) -> bool:

@@ -1,7 +1,8 @@
 """Prompts as data: one YAML file per contract section under ``prompts/``, checked on load.
 
 A prompt file says which contract fields its section fills, which chunks can hold them
-(routing), what the model is told, and few-shot examples copied from real OCR output.
+(routing), what the model is told, and few-shot examples written in the
+reports' OCR-noisy style (never passages of the documents the gold set scores).
 Loading validates all of it (:class:`PromptSpec`), and more: the fields must be exactly
 the ones the section's response model fills, and every example answer must pass the
 same evidence checks a live answer does, so an example can never teach the model to
@@ -72,7 +73,7 @@ class Routing(_Strict):
 
 class Example(_Strict):
     source: str = Field(min_length=1)
-    """Where the input was copied from (sample file and place), for provenance."""
+    """Where the input comes from (``synthetic: …`` for passages written for the prompt)."""
     heading: str = ""
     """The chunk's heading path as the router sees it (`` > `` between levels)."""
     input: str = Field(min_length=1)

@@ -136,6 +136,9 @@ def describe(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     text = str(exc).replace("\n", " ")[:200]
     prefix = f"HTTP {status} " if isinstance(status, int) else ""
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause) and str(cause) not in text:  # "Connection error." says little
+        text += f" ({type(cause).__name__}: {str(cause).splitlines()[0][:200]})"
     return f"{prefix}{type(exc).__name__}: {text}"
 
 

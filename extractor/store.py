@@ -14,14 +14,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint, delete, func
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy import JSON, Column, Text, UniqueConstraint, delete, func, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import (
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from extractor.core.errors import NotFoundError, StoreError
+from extractor.core.errors import ConfigError, NotFoundError, StoreError
 from extractor.core.records import CheckStatus, Evidence, Fact
 from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText
+from extractor.database import (
+    SQLITE_BUSY_TIMEOUT_S,
+    add_missing_columns,
+    insert_ignore,
+    owner_alive,
+    pack_offsets,
+    parse_database_url,
+    process_owner,
+    serialize_sqlite_writers,
+    unpack_offsets,
+)
 
 
 def _now() -> datetime:
@@ -46,6 +63,7 @@ class Document(SQLModel, table=True):
 
 
 class Page(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("document", "number"),)
     id: int | None = Field(default=None, primary_key=True)
     document: str = Field(foreign_key="document.sha256", index=True)
     number: int
@@ -55,6 +73,7 @@ class Page(SQLModel, table=True):
 
 
 class Chunk(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("document", "index"),)
     id: int | None = Field(default=None, primary_key=True)
     document: str = Field(foreign_key="document.sha256", index=True)
     index: int
@@ -77,6 +96,13 @@ class Run(SQLModel, table=True):
     code_version: str = ""
     fingerprint: str = Field(default="", index=True)
     stats: dict[str, Any] | None = _json()
+    inputs: dict[str, Any] | None = _json()
+    """What the run read besides its documents: ``second_sources`` = {document: run id of
+    the other extractor's run the reconciler compared with} (part of the fingerprint)."""
+    owner: str | None = None
+    """``host:pid`` of the process working on the run; another process never resumes a run
+    whose owner is alive (see :meth:`Store.claim_run`)."""
+    heartbeat: datetime | None = None
     created: datetime = Field(default_factory=_now)
     finished: datetime | None = None
 
@@ -151,8 +177,12 @@ class ModelCall(SQLModel, table=True):
     prompt_hash: str
     schema_hash: str
     status: str
+    """``ok``, ``failed``, ``skipped``, ``truncated``, or ``delivered``: a reply arrived and
+    was stored (``raw``) but not yet parsed; a re-run parses it instead of paying again."""
     error: str | None = Field(default=None, sa_column=Column(Text))
     response: Any = _json()
+    raw: Any = _json()
+    """The completion exactly as delivered, written before it is parsed or validated."""
     tokens_in: int = 0
     tokens_out: int = 0
     latency_s: float = 0.0
@@ -174,18 +204,24 @@ class Failure(SQLModel, table=True):
 
 def make_engine(url: str) -> Engine:
     """Engine for a URL; a SQLite file's folder is created, tables are created if missing."""
-    parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+    parsed = parse_database_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True,
+                               connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S} if sqlite else {})
+        if sqlite:
+            serialize_sqlite_writers(engine)
         try:
             SQLModel.metadata.create_all(engine)
         except (OperationalError, ProgrammingError, IntegrityError):
             # Another process created the tables between our check and our CREATE.
             SQLModel.metadata.create_all(engine)
+        add_missing_columns(engine, SQLModel.metadata)
+    except NoSuchModuleError as exc:
+        raise ConfigError(f"database URL {parsed.render_as_string(hide_password=True)!r}: "
+                          f"no driver installed ({exc})") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot open database {parsed.render_as_string(hide_password=True)}: "
                          f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
@@ -218,23 +254,34 @@ class Store:
         with self.session() as s:
             return s.get(Document, sha256)
 
-    def save_document(self, doc: DocumentData) -> Document:
-        """Document, pages and chunks in one transaction: all or nothing."""
-        row = Document(sha256=doc.sha256, doc_id=doc.doc_id, path=doc.path,
-                       media_type=doc.media_type, pages=len(doc.pages),
-                       ocr_pages=sum(p.source.startswith("ocr") for p in doc.pages),
-                       normalized=doc.normalized.text, offsets=doc.normalized.offsets,
-                       page_starts=doc.page_starts)
+    def save_document(self, doc: DocumentData) -> tuple[Document, bool]:
+        """Insert-or-get on the content hash: ``(row, True)`` when this call stored it.
+
+        Document, pages and chunks go in one transaction, and pages and chunks only when
+        this call inserted the document row. Two processes ingesting the same bytes at once
+        both succeed: the second one's ``INSERT … ON CONFLICT DO NOTHING`` waits for the
+        first to commit, inserts nothing, and both return the same stored document.
+        """
+        values = {"sha256": doc.sha256, "doc_id": doc.doc_id, "path": doc.path,
+                  "media_type": doc.media_type, "pages": len(doc.pages),
+                  "ocr_pages": sum(p.source.startswith("ocr") for p in doc.pages),
+                  "normalized": doc.normalized.text,
+                  "offsets": {"runs": pack_offsets(doc.normalized.offsets)},
+                  "page_starts": doc.page_starts, "created": _now()}
         with self.session() as s:
-            s.add(row)
-            s.flush()
-            s.add_all(Page(document=doc.sha256, number=p.number, raw=p.raw, source=p.source,
-                           confidence=p.confidence) for p in doc.pages)
-            s.add_all(Chunk(document=doc.sha256, index=c.index, heading_path=c.heading_path,
-                            kind=c.kind, page_start=c.page_start, page_end=c.page_end,
-                            start=c.start, end=c.end, tokens=c.tokens, text=c.text)
-                      for c in doc.chunks)
-        return row
+            inserted = insert_ignore(s, SQLModel.metadata.tables[str(Document.__tablename__)], values,
+                                      ["sha256"])
+            if inserted:
+                s.add_all(Page(document=doc.sha256, number=p.number, raw=p.raw, source=p.source,
+                               confidence=p.confidence) for p in doc.pages)
+                s.add_all(Chunk(document=doc.sha256, index=c.index, heading_path=c.heading_path,
+                                kind=c.kind, page_start=c.page_start, page_end=c.page_end,
+                                start=c.start, end=c.end, tokens=c.tokens, text=c.text)
+                          for c in doc.chunks)
+            row = s.get(Document, doc.sha256)
+        if row is None:  # pragma: no cover - the row was just inserted or found
+            raise StoreError(f"document {doc.sha256} vanished while being stored")
+        return row, inserted
 
     def chunk_count(self, sha256: str) -> int:
         with self.session() as s:
@@ -270,7 +317,7 @@ class Store:
         return DocumentData(
             doc_id=row.doc_id, path=row.path, sha256=row.sha256, media_type=row.media_type,
             pages=[PageText(p.number, p.raw, p.source, p.confidence) for p in pages],
-            normalized=NormalizedText(row.normalized, list(row.offsets or [])),
+            normalized=NormalizedText(row.normalized, unpack_offsets(row.offsets)),
             page_starts=list(row.page_starts or [0]),
             chunks=[ChunkData(c.index, list(c.heading_path or []), c.kind, c.page_start,
                               c.page_end, c.start, c.end, c.text, c.tokens) for c in chunks])
@@ -301,6 +348,46 @@ class Store:
                                             Run.status != "done")
                           .order_by(col(Run.id).desc())).first()
 
+    def finished_run(self, fingerprint: str) -> Run | None:
+        """The latest finished run with this fingerprint in which no document failed."""
+        with self.session() as s:
+            runs = s.exec(select(Run).where(Run.fingerprint == fingerprint, Run.status == "done")
+                          .order_by(col(Run.id).desc())).all()
+            for run in runs:
+                failed = s.exec(select(func.count()).select_from(RunDocument).where(
+                    RunDocument.run_id == run.id, RunDocument.status == "failed")).one()
+                if not failed:
+                    return run
+        return None
+
+    def claim_run(self, fingerprint: str, new: Run) -> tuple[Run, bool]:
+        """Resume an interrupted run with this fingerprint whose process is gone, or start ``new``.
+
+        Claiming is a compare-and-swap on the run's ``owner``: of two processes that find
+        the same abandoned run, one takes it and the other starts its own run, so a run
+        is never worked on by two processes at once (no split, no emptied run).
+        Returns the run and whether it was resumed.
+        """
+        me = process_owner()
+        with self.session() as s:
+            candidates = s.exec(select(Run).where(Run.fingerprint == fingerprint,
+                                                  Run.status != "done")
+                                .order_by(col(Run.id).desc())).all()
+        for run in candidates:
+            if owner_alive(run.owner, run.heartbeat):
+                continue
+            with self.session() as s:
+                same_owner = (col(Run.owner).is_(None) if run.owner is None
+                              else col(Run.owner) == run.owner)
+                taken = s.execute(update(Run).where(col(Run.id) == run.id, same_owner,
+                                                    col(Run.status) != "done")
+                                  .values(owner=me, heartbeat=_now()).returning(col(Run.id))).first()
+                if taken is not None:
+                    run.owner = me
+                    return run, True
+        new.owner, new.heartbeat = me, _now()
+        return self.create_run(new), False
+
     def update_run(self, run: Run) -> None:
         with self.session() as s:
             s.merge(run)
@@ -318,6 +405,7 @@ class Store:
                                                 col(RunDocument.document) == outcome.document))
             s.add(outcome)
             s.add_all(fact_to_row(run_id, outcome.document, f) for f in facts)
+            s.execute(update(Run).where(col(Run.id) == run_id).values(heartbeat=_now()))
 
     def facts(self, run_id: int, document: str) -> list[Fact]:
         with self.session() as s:
@@ -325,15 +413,21 @@ class Store:
                           .order_by(col(Record.id)))
             return [row_to_fact(r) for r in rows]
 
+    def second_source(self, document: str, extractor: str, exclude_run: int | None = None) -> int | None:
+        """The latest finished run of a different extractor that has this document done."""
+        with self.session() as s:
+            query = (select(RunDocument).join(Run, col(Run.id) == col(RunDocument.run_id))
+                     .where(RunDocument.document == document, RunDocument.status == "done",
+                            Run.extractor != extractor, Run.status == "done"))
+            if exclude_run is not None:
+                query = query.where(col(Run.id) != exclude_run)
+            row = s.exec(query.order_by(col(Run.id).desc())).first()
+        return row.run_id if row is not None else None
+
     def other_extractor_facts(self, document: str, extractor: str, exclude_run: int) -> list[Fact]:
         """Facts of the latest finished run of a different extractor on this document."""
-        with self.session() as s:
-            row = s.exec(select(RunDocument).join(Run, col(Run.id) == col(RunDocument.run_id))
-                         .where(RunDocument.document == document, RunDocument.status == "done",
-                                Run.extractor != extractor, Run.status == "done",
-                                col(Run.id) != exclude_run)
-                         .order_by(col(Run.id).desc())).first()
-        return self.facts(row.run_id, document) if row is not None else []
+        run_id = self.second_source(document, extractor, exclude_run)
+        return self.facts(run_id, document) if run_id is not None else []
 
     def save_checks(self, run_id: int, document: str, checks: Sequence[CheckResult],
                     repairs: Sequence[Repair]) -> None:
@@ -369,9 +463,31 @@ class Store:
             return s.exec(select(ModelCall).where(ModelCall.cache_key == cache_key,
                                                   ModelCall.status == "ok")).first()
 
-    def save_call(self, call: ModelCall) -> None:
+    def save_call(self, call: ModelCall) -> ModelCall:
+        """Insert a call, or update it when it has an id (a delivered reply, now parsed)."""
         with self.session() as s:
-            s.add(call)
+            if call.id is not None:
+                call = s.merge(call)
+            else:
+                s.add(call)
+            s.flush()
+        return call
+
+    def save_delivery(self, call: ModelCall) -> ModelCall:
+        """A raw reply, stored before anything parses it (its own committed transaction)."""
+        return self.save_call(call)
+
+    def delivered_calls(self, keys: Sequence[str]) -> dict[str, ModelCall]:
+        """Replies delivered but never parsed (a kill came in between), newest per key."""
+        found: dict[str, ModelCall] = {}
+        unique = list(dict.fromkeys(keys))
+        with self.session() as s:
+            for start in range(0, len(unique), 500):
+                rows = s.exec(select(ModelCall).where(col(ModelCall.cache_key).in_(unique[start:start + 500]),
+                                                      ModelCall.status == "delivered")
+                              .order_by(col(ModelCall.id)))
+                found.update({r.cache_key: r for r in rows})
+        return found
 
     def calls(self, run_id: int) -> list[ModelCall]:
         with self.session() as s:

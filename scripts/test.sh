@@ -42,4 +42,6 @@ start_postgres
 ruff check .
 mypy
 lint-imports
-python3 -m pytest -q "$@"
+# No test asserts elapsed time (speeds live in bench/); the slowest tests are listed so a
+# run on a busy machine shows where its minutes went.
+python3 -m pytest -q --durations=10 "$@"

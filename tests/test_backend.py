@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import httpx
@@ -49,7 +48,7 @@ class Loose(BaseModel):
 GOOD = {"name": "收入合计", "value": 123.45}
 MESSAGES = [{"role": "system", "content": "Extract the figure."},
             {"role": "user", "content": "收入合计 123.45 万元"}]
-FAST: dict[str, Any] = {"timeout_s": 0.5, "backoff_max_s": 0.05, "max_retries": 2,
+FAST: dict[str, Any] = {"timeout_s": 10.0, "backoff_max_s": 0.05, "max_retries": 2,
                         "max_reasks": 1}
 MODES = ["tools", "json_schema", "json"]
 
@@ -173,17 +172,17 @@ def test_429_waits_for_retry_after_then_succeeds() -> None:
         record, meta = ask(srv, backoff_max_s=2.0)
         first, second = srv.chat_requests()
     assert record == Answer(**GOOD)
-    gap = second.time - first.time
-    assert 0.95 <= gap < 1.6
+    # the server saw the retry no earlier than Retry-After asked (a lower bound: holds on a busy machine)
+    assert second.time - first.time >= 0.95
     assert meta["retries"] == 1 and meta["attempts"] == 2 and meta["waited_s"] == 1.0
     assert srv.repeats() == 1  # a transport retry resends the same conversation
 
 
 def test_retry_after_is_capped_by_backoff_max() -> None:
     with FakeOpenAI([Reply.rate_limited(30, in_ms=True), Reply.json(GOOD)]) as srv:
-        started = time.monotonic()
         _, meta = ask(srv, backoff_max_s=0.1)
-    assert time.monotonic() - started < 2 and meta["waited_s"] == pytest.approx(0.1)
+        assert srv.count() == 2
+    assert meta["retries"] == 1 and meta["waited_s"] == pytest.approx(0.1)  # not the 30 s asked
 
 
 def test_500_twice_then_ok() -> None:
@@ -202,12 +201,9 @@ def test_500_forever_gives_model_error_after_max_retries() -> None:
 
 def test_slow_reply_times_out_retries_then_fails() -> None:
     with FakeOpenAI(Script([], default=Reply.slow(5, Reply.json(GOOD)))) as srv:
-        started = time.monotonic()
         with pytest.raises(ModelError, match="APITimeoutError"):
             ask(srv, timeout_s=0.3, max_retries=2)
-        elapsed = time.monotonic() - started
-        assert srv.count() == 3  # max_retries + 1
-    assert 0.9 <= elapsed < 3
+        assert srv.count() == 3  # max_retries + 1: each request timed out and was retried
 
 
 def test_dropped_connection_is_retried() -> None:
@@ -256,25 +252,24 @@ def test_concurrent_calls_overlap() -> None:
     with FakeOpenAI(schema_responder, latency_s=0.3) as srv:
         settings = srv.settings(**{**FAST, "timeout_s": 5})
 
-        async def go() -> float:
+        async def go() -> None:
             backend = OpenAICompatBackend(make_client(settings), settings)
-            started = time.perf_counter()
             results = await asyncio.gather(*(backend.complete(MESSAGES, Answer, max_tokens=64)
                                              for _ in range(8)))
             await backend.aclose()
             assert all(isinstance(r, Answer) for r, _ in results)
             assert backend.usage.calls == 8 and backend.usage.requests == 8
-            return time.perf_counter() - started
 
-        elapsed = asyncio.run(go())
-        assert srv.max_in_flight >= 4
-    assert elapsed < 1.5  # 8 x 0.3 s would be 2.4 s if served one by one
+        asyncio.run(go())
+        assert srv.max_in_flight >= 4  # overlap counted by the server, not guessed from a clock
 
 
 def test_fault_soak_ends_in_records_or_model_errors() -> None:
-    faults = FaultPlan(rate=0.4, seed=7, slow_s=0.5, retry_after_s=0.01)
+    # the client timeout leaves a healthy reply ample time on a loaded machine; only the
+    # "slow" faults (4 s) outlast it
+    faults = FaultPlan(rate=0.4, seed=7, slow_s=4, retry_after_s=0.01)
     with FakeOpenAI(schema_responder, faults=faults) as srv:
-        settings = srv.settings(**{**FAST, "timeout_s": 0.25, "max_retries": 3})
+        settings = srv.settings(**{**FAST, "timeout_s": 2.0, "max_retries": 3})
 
         async def go() -> list[Any]:
             backend = OpenAICompatBackend(make_client(settings), settings)

@@ -176,6 +176,23 @@ def test_cache_key_covers_endpoint_model_prompt_schema_chunks_and_parameters(
     assert key(base.model_copy(update={"max_concurrency": 9, "timeout_s": 1})) == key()
 
 
+def test_editing_a_prompt_changes_its_calls_cache_keys(prompts: list[Prompt],
+                                                       docs: dict[str, DocumentData]) -> None:
+    """Same section, schema, chunks and settings; only the prompt's wording differs: a
+    cached answer to the old wording must not be served for the new one."""
+    import dataclasses
+
+    prompt = prompts[0]
+    edited = dataclasses.replace(prompt, spec=prompt.spec.model_copy(
+        update={"instructions": prompt.spec.instructions + "\n数值保留原文小数位。"}))
+    assert edited.section == prompt.section and edited.content_hash != prompt.content_hash
+    settings = ModelSettings(base_url="http://127.0.0.1:1/v1", model="m")
+    chunks = docs[SAMPLE_IDS[0]].chunks[8:10]
+    old, new = (planned_call(p, settings, "doc", chunks) for p in (prompt, edited))
+    assert old.schema_hash == new.schema_hash and old.messages[1] == new.messages[1]
+    assert old.cache_key != new.cache_key
+
+
 # --------------------------------------------------------------------------- evidence
 
 
@@ -359,18 +376,16 @@ def test_calls_of_all_documents_share_one_bounded_concurrent_pass(
     harness = serve(respond, latency_s=0.15)
     extractor = harness.extractor(max_concurrency=4)
     extractor.prefetch(list(docs.values()))
-    assert harness.srv.max_in_flight == 4
-    arrivals = [r.time for r in harness.srv.chat_requests()]
-    assert len(arrivals) == 25
-    assert max(arrivals) - min(arrivals) < 25 * 0.15 / 2  # not one after another
+    assert harness.srv.max_in_flight == 4  # bounded, and overlapping: counted by the server
+    assert harness.srv.count() == 25 and harness.srv.repeats() == 0
 
 
 def test_thirty_percent_faults_of_every_kind_leave_every_call_answered_or_recorded(
         store: Store, prompts: list[Prompt], docs: dict[str, DocumentData]) -> None:
     """Seed 10 draws every fault kind within the first 22 requests (fewer than the 25 calls)."""
-    faults = FaultPlan(0.3, seed=10, slow_s=2.0, retry_after_s=0.05)
+    faults = FaultPlan(0.3, seed=10, slow_s=6.0, retry_after_s=0.05)  # slow: outlasts the timeout
     with FakeOpenAI(respond, faults=faults) as srv:
-        settings = srv.settings(timeout_s=1.0, backoff_max_s=0.05, max_retries=1, max_reasks=1,
+        settings = srv.settings(timeout_s=3.0, backoff_max_s=0.05, max_retries=1, max_reasks=1,
                                 max_concurrency=6)
         extractor = ModelExtractor(make_backend(settings), store, prompts, settings)
         try:

@@ -103,3 +103,11 @@ def test_offsets_hold_for_arbitrary_text(raw: str) -> None:
         assert equivalent(raw[norm.offsets[i]], ch)
     start, end = norm.raw_span(0, len(norm.text))
     assert 0 <= start <= end <= len(raw)
+
+
+def test_letter_zeros_in_a_table_cell_without_a_unit_are_figures() -> None:
+    """A table row: ``O.OO`` stands alone in its cell, no 万元 after it (the unit is in
+    the table's header), and is still the figure 0.00."""
+    raw = "科目编码\t项目\t本年收入\t财政拨款\n2010301\t行政运行\tO.OO\tO.OO\n合计\t\t12.5O\tO.OO"
+    clean = normalize(raw).text
+    assert clean == "科目编码\t项目\t本年收入\t财政拨款\n2010301\t行政运行\t0.00\t0.00\n合计\t\t12.50\t0.00"

@@ -60,16 +60,14 @@ def test_one_valid_prompt_per_contract_section(prompts: list[Prompt]) -> None:
         assert prompt.spec.examples, prompt.section
 
 
-def test_examples_are_verbatim_ocr_output_with_its_noise(prompts: list[Prompt]) -> None:
-    """Every example line is copied from the sample it names; together they show the noise
-    the documents have (markup round figures, O for 0, thousands separators, tabs)."""
+def test_examples_show_the_noise_of_real_ocr_output(prompts: list[Prompt]) -> None:
+    """Together the (synthetic) examples show the noise the documents have: markup round
+    figures, O for 0, thousands separators, tabs. That they are not copied from a gold
+    document is checked in ``test_prompt_examples``."""
     noise = {"<u>": 0, "**": 0, "O.OO": 0, ",": 0, "\t": 0}
     for prompt in prompts:
         for example in prompt.spec.examples:
-            source = Path(__file__).resolve().parents[1] / example.source.split()[0]
-            text = source.read_text(encoding="utf-8")
-            for line in filter(None, (ln.strip() for ln in example.input.splitlines())):
-                assert line in text or line.rstrip("。") in text, (prompt.section, line)
+            assert example.source.startswith("synthetic"), (prompt.section, example.source)
             for mark in noise:
                 noise[mark] += example.input.count(mark)
     assert all(noise.values()), noise
@@ -170,7 +168,7 @@ def test_system_message_is_a_fixed_prefix_and_chunks_come_last(prompts: list[Pro
 def test_examples_render_as_the_model_will_see_real_chunks(prompts: list[Prompt]) -> None:
     """Example inputs are normalized like chunks are: the model is shown 0.00, not <u>O.OO</u>."""
     summary = next(p for p in prompts if p.section == "summary")
-    assert "使用非财政拨款结余和专用结余0.00万元" in summary.system_message
+    assert "使用非财政拨款结余(含专用结余) 0.00 万元" in summary.system_message
     assert "<u>" not in summary.system_message
     rendered = summary.system_message.split("### 示例 1 输出\n", 1)[1].split("\n", 1)[0]
     assert json.loads(rendered)["income_nonfiscal_surplus_used"]["value"] == "0.00万元"

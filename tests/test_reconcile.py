@@ -18,7 +18,6 @@ from extractor.reconcile import (
     ReconcileOptions,
     ReconcileResult,
     format_checks,
-    implied_aux_facts,
     reconcile,
     reconcile_record,
     slot_label,
@@ -79,7 +78,65 @@ def enriched(stem: str) -> list[Fact]:
         facts.append(Fact(field="aux.amount.three_public.vehicle_purchase_budget", value=0, decimals=2))
         facts.append(Fact(field="aux.amount.three_public.vehicle_operation_budget", value=tp.vehicle_budget,
                           decimals=2))
-    return facts + implied_aux_facts(facts)
+    return facts + printed_shares(record, facts)
+
+
+# What a report prints as 占比 (part of its whole) and 完成率 (actual against budget), written
+# out here from the national template rather than taken from the rule catalog, so a rule
+# with the wrong whole (or part and whole swapped) fails on gold instead of agreeing with
+# shares computed by the same mistake.
+SCALAR_SHARES: tuple[tuple[str, str, str], ...] = (
+    *((f"aux.pct.income_sources.{f}", f"income_sources.{f}", "summary.income_current_year") for f in (
+        "general_budget_appropriation", "gov_fund_appropriation", "state_capital_appropriation",
+        "superior_subsidy", "business_income", "operating_income", "affiliate_remittance",
+        "other_income")),
+    *((f"aux.pct.expense_uses.{f}", f"expense_uses.{f}", "summary.expense_current_year") for f in (
+        "basic", "project", "remit_to_superior", "operating", "affiliate_subsidy")),
+    ("aux.pct.general_budget.actual_total", "general_budget.actual_total", "summary.expense_current_year"),
+    *((f"aux.pct.three_public.{f}_actual", f"three_public.{f}_actual", "three_public.actual_total")
+      for f in ("overseas", "vehicle", "reception")),
+    ("aux.pct.basic_expense.personnel", "basic_expense.personnel", "basic_expense.total"),
+    ("aux.pct.basic_expense.public", "basic_expense.public", "basic_expense.total"),
+    *((f"aux.pct.procurement.{f}", f"procurement.{f}", "procurement.total")
+      for f in ("goods", "works", "services", "sme_awarded")),
+    ("aux.rate.general_budget.actual_total", "general_budget.actual_total", "general_budget.budget_at_start"),
+    *((f"aux.rate.three_public.{f}", f"three_public.{f}", f"three_public.{f.replace('actual', 'budget')}")
+      for f in ("actual_total", "overseas_actual", "vehicle_actual", "reception_actual")),
+)
+
+
+def _percent(part: float | None, whole: float | None) -> float | None:
+    if part is None or whole is None or whole == 0:
+        return None
+    exact = Decimal(repr(part)) * 100 / Decimal(repr(whole))
+    return float(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def printed_shares(record: FinalAccounts, facts: list[Fact]) -> list[Fact]:
+    """The shares and rates a report prints, computed by hand from the gold figures."""
+    values = {f.field: f.value for f in facts if f.key is None}
+    out = [Fact(field=aux, value=share, decimals=2)
+           for aux, part, whole in SCALAR_SHARES
+           if (share := _percent(values.get(part), values.get(whole))) is not None]
+    gb = record.general_budget
+    class_budgets = {(f.key or {}).get("name"): f.value for f in facts if f.field == CLASS_BUDGET}
+    for cls in gb.classes:
+        key = {"name": cls.name}
+        for aux, whole in (("aux.pct.general_budget.classes.actual", gb.actual_total),
+                           ("aux.rate.general_budget.classes.actual", class_budgets.get(cls.name))):
+            if (share := _percent(cls.actual, whole)) is not None:
+                out.append(Fact(field=aux, key=key, value=share, decimals=2))
+    for item in gb.items:
+        key = {"class": item.class_, "section": item.section, "item": item.item, "code": item.code}
+        for aux, whole in (("aux.pct.general_budget.items.actual", gb.actual_total),
+                           ("aux.rate.general_budget.items.actual", item.budget_at_start)):
+            if (share := _percent(item.actual, whole)) is not None:
+                out.append(Fact(field=aux, key=key, value=share, decimals=2))
+    for project in record.performance_projects:
+        if (share := _percent(project.executed, project.budget)) is not None:
+            out.append(Fact(field="aux.rate.performance_projects.executed", key={"name": project.name},
+                            value=share, decimals=2))
+    return out
 
 
 def find(facts: list[Fact], field: str, **key: str) -> int:

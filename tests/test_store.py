@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from extractor.core.errors import NotFoundError, StoreError
@@ -22,13 +24,23 @@ def test_document_round_trips_with_pages_and_chunks(store: Store) -> None:
     assert store.resolve_document("003_17aaca51ade6ba7f").sha256 == doc.sha256
 
 
-def test_saving_the_same_bytes_twice_is_refused_whole(store: Store) -> None:
+def test_saving_the_same_bytes_twice_is_insert_or_get(store: Store) -> None:
     doc = text_document("002_ede6ec7d9a9ccbff")
-    store.save_document(doc)
-    with pytest.raises(StoreError):
-        store.save_document(doc)
+    first, inserted = store.save_document(doc)
+    again, inserted_again = store.save_document(doc)
+    assert (inserted, inserted_again) == (True, False)
+    assert again.sha256 == first.sha256 and again.doc_id == first.doc_id
     assert store.info()["document"] == 1
-    assert store.info()["chunk"] == len(doc.chunks), "a failed save leaves nothing half-written"
+    assert store.info()["chunk"] == len(doc.chunks), "the second save writes no page or chunk"
+    assert store.info()["page"] == len(doc.pages)
+
+
+def test_offsets_are_stored_as_runs_and_read_back_whole(store: Store) -> None:
+    doc = text_document("003_17aaca51ade6ba7f")
+    row, _ = store.save_document(doc)
+    assert isinstance(row.offsets, dict)
+    assert len(row.offsets["runs"]) < len(doc.normalized.offsets) / 20
+    assert store.load_document(doc.sha256).normalized.offsets == doc.normalized.offsets
 
 
 def test_unknown_document_is_a_clear_error(store: Store) -> None:
@@ -79,3 +91,38 @@ def test_only_successful_calls_are_cache_hits(store: Store) -> None:
 def test_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="cannot open database"):
         Store.open("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_a_database_from_before_new_columns_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A file written by an earlier version (no ``run.owner``, ``modelcall.raw`` …) opens and
+    gains the columns instead of failing on the first query."""
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    Store.open(f"sqlite:///{db}")
+    with sqlite3.connect(db) as conn:
+        for table, column in (("run", "owner"), ("run", "inputs"), ("modelcall", "raw")):
+            conn.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    store = Store.open(f"sqlite:///{db}")
+    run = store.create_run(Run(extractor="rules", inputs={"second_sources": {}}))
+    assert store.get_run(run.id or 0).inputs == {"second_sources": {}}
+
+
+def test_an_abandoned_run_is_claimed_once_and_a_live_ones_never(store: Store) -> None:
+    import os
+    import socket
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()  # a process that has exited: nobody works under its pid
+    dead = f"{socket.gethostname()}:{child.pid}"
+    abandoned = store.create_run(Run(extractor="rules", fingerprint="fp", owner=dead))
+    live = store.create_run(Run(extractor="rules", fingerprint="other",
+                                owner=f"{socket.gethostname()}:{os.getppid()}"))
+    claimed, resumed = store.claim_run("fp", Run(extractor="rules", fingerprint="fp"))
+    assert resumed and claimed.id == abandoned.id
+    assert claimed.owner == f"{socket.gethostname()}:{os.getpid()}"
+    again, resumed_again = store.claim_run("fp", Run(extractor="rules", fingerprint="fp"))
+    assert not resumed_again and again.id not in (abandoned.id, live.id), "now owned by a live process"
+    fresh, resumed_live = store.claim_run("other", Run(extractor="rules", fingerprint="other"))
+    assert not resumed_live and fresh.id != live.id

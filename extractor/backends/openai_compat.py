@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -27,15 +27,22 @@ import httpx
 import instructor
 import openai
 from instructor.exceptions import IncompleteOutputException
+from instructor.process_response import (  # type: ignore[attr-defined]
+    handle_response_model,
+    process_response,
+)
 from instructor.retry import InstructorRetryException  # type: ignore[attr-defined]
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
 from extractor.core.errors import ConfigError, ModelError, TruncatedOutputError
 from extractor.core.settings import ModelSettings
 from extractor.retry import AttemptLog, RetryPolicy, call_with_retries, describe, reask_controller
 
 M = TypeVar("M", bound=BaseModel)
+ReplyHook = Callable[[dict[str, Any]], Awaitable[None]]
+"""Called with each completion as delivered (JSON), before instructor parses it."""
 
 PLACEHOLDER_API_KEY = "sk-no-key-required"
 """Sent when no key is configured: local servers ignore it, the SDK refuses an empty one."""
@@ -106,6 +113,7 @@ class _CallState:
     tokens_out: int = 0
     finish_reason: str | None = None
     served_model: str | None = None
+    on_reply: ReplyHook | None = None
 
 
 class OpenAICompatBackend:
@@ -121,6 +129,8 @@ class OpenAICompatBackend:
     supports_json_schema: ClassVar[bool] = True
     supports_tools: ClassVar[bool] = True
     supports_json_mode: ClassVar[bool] = True
+    stores_raw_replies: ClassVar[bool] = True
+    """:meth:`complete` takes ``on_reply`` and :meth:`parse_stored` reads a stored reply."""
 
     def __init__(self, client: openai.AsyncOpenAI, settings: ModelSettings,
                  policy: RetryPolicy | None = None) -> None:
@@ -142,13 +152,16 @@ class OpenAICompatBackend:
         await self._client.close()
 
     async def complete(self, messages: Sequence[dict[str, str]], response_model: type[M],
-                       *, max_tokens: int) -> tuple[M, dict[str, Any]]:
+                       *, max_tokens: int, on_reply: ReplyHook | None = None,
+                       ) -> tuple[M, dict[str, Any]]:
         """Ask once (plus bounded re-asks and retries); return the record and call metadata.
 
+        ``on_reply`` is awaited with every completion the endpoint delivers, before it is
+        checked or parsed: the caller stores it, so a billed reply survives a kill.
         Raises :class:`TruncatedOutputError` when the reply hit ``max_tokens``, and
         :class:`ModelError` when the endpoint keeps failing or the reply never validates.
         """
-        state = _CallState()
+        state = _CallState(on_reply=on_reply)
         started = time.perf_counter()
         self.usage.calls += 1
         try:
@@ -214,6 +227,8 @@ class OpenAICompatBackend:
                 lambda: self._client.chat.completions.create(**kwargs), self.policy,
                 state.attempt_log)
             self._account(state, completion)
+            if state.on_reply is not None:
+                await state.on_reply(completion.model_dump(mode="json"))
             if not completion.choices:
                 raise ModelError("the endpoint returned no choices")
             choice = completion.choices[0]
@@ -226,6 +241,30 @@ class OpenAICompatBackend:
             return completion
 
         return create
+
+    def parse_stored(self, raw: dict[str, Any], response_model: type[M]) -> M:
+        """A stored completion (see ``on_reply``) parsed the way a live one is.
+
+        Raises :class:`TruncatedOutputError` for a cut-off reply and :class:`ModelError`
+        when it does not validate (the caller then asks the endpoint again).
+        """
+        try:
+            completion = ChatCompletion.model_validate(raw)
+        except PydanticValidationError as exc:
+            raise ModelError(f"stored reply is not a chat completion: {_short(exc)}") from exc
+        if not completion.choices:
+            raise ModelError("stored reply has no choices")
+        if completion.choices[0].finish_reason == "length":
+            raise TruncatedOutputError("stored reply was cut at its token limit")
+        mode = _MODES[self.mode]
+        try:  # instructor's own wrapping and parsing, as for a live reply
+            wrapped, _kwargs = handle_response_model(response_model, mode=mode,
+                                                     messages=[{"role": "system", "content": ""}])
+            parsed = process_response(completion, response_model=wrapped, stream=False,
+                                      strict=False, mode=mode)
+        except (PydanticValidationError, ValueError, AssertionError, KeyError, IndexError) as exc:
+            raise ModelError(f"stored reply does not validate: {_short(exc)}") from exc
+        return response_model.model_validate(parsed.model_dump(by_alias=True))
 
     def _account(self, state: _CallState, completion: ChatCompletion) -> None:
         usage = completion.usage

@@ -3,6 +3,8 @@
 
 Each noun's handlers live in their own module; this one builds the parser, turns
 ``ExtractorError`` into one clear line on stderr (exit 2) and never prints secrets.
+Building the parser imports no heavy library (``extractor --help`` stays fast): handlers
+import the pipeline, the store and PyMuPDF when they run.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from extractor import __version__
+from extractor.cli.common import EXIT_CODES_EPILOG, EXIT_INTERRUPTED, EXIT_USAGE
 from extractor.core.errors import ExtractorError
 
 
@@ -20,7 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="extractor",
-        description="Extract trustworthy figures from noisy OCR'd final-accounts reports.")
+        description="Extract trustworthy figures from noisy OCR'd final-accounts reports.",
+        epilog=EXIT_CODES_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--db", help="SQLAlchemy URL (default: EXTRACTOR_DATABASE_URL or "
                                      "a SQLite file under ~/.local/share/extractor)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -37,14 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except ExtractorError as exc:
         print(f"extractor: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except BrokenPipeError:  # output piped into `head`: the work is stored, stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
         print("extractor: interrupted; finished work is stored, re-run to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return code
 
 

@@ -1,15 +1,15 @@
-"""``ingest``, ``chunks`` and ``db``: getting documents in and looking at them."""
+"""``ingest``, ``chunks``, ``docs`` and ``db``: getting documents in and looking at them."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import make_url
+from extractor.cli.common import add_json_flag, open_store, print_json, settings_from, table
 
-from extractor.cli.common import open_store, settings_from, table
-from extractor.pipeline import ingest
+if TYPE_CHECKING:
+    from extractor.pipeline import IngestBatch
 
 
 def register(sub: Any) -> None:
@@ -23,27 +23,45 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_chunks)
 
     p = sub.add_parser("docs", help="list stored documents")
+    add_json_flag(p)
     p.set_defaults(handler=cmd_docs)
 
     db = sub.add_parser("db", help="database: where it is and what it holds")
     dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     info = dsub.add_parser("info", help="show the database URL and row counts")
+    add_json_flag(info)
     info.set_defaults(handler=cmd_db_info)
 
 
+def report_skipped(batch: IngestBatch) -> None:
+    """What folders held that was not read, and folders that held nothing readable."""
+    from extractor.ingest import MEDIA_TYPES
+
+    line = batch.skipped_line()
+    if line:
+        print(line)
+    for folder in batch.empty_folders:
+        print(f"{folder}: no readable file in this folder (readable: {', '.join(MEDIA_TYPES)})")
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from extractor.pipeline import ingest_batch
+
     settings = settings_from(args)
     store = open_store(settings)
-    outcomes = ingest(args.paths, store, settings)
+    batch = ingest_batch(args.paths, store, settings)
+    outcomes = batch.outcomes
     rows = [(o.doc_id or Path(o.path).name, o.status, o.pages or "", o.chunks or "",
              o.ocr_pages if o.status != "failed" else "", o.reason or "") for o in outcomes]
-    print(table(["document", "status", "pages", "chunks", "ocr pages", "reason"], rows))
+    if rows:
+        print(table(["document", "status", "pages", "chunks", "ocr pages", "reason"], rows))
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         print(f"failed: {o.path}: {o.reason}")
+    report_skipped(batch)
     print(f"{len(outcomes) - len(failed)} stored ({sum(o.status == 'new' for o in outcomes)} new, "
           f"{sum(o.status == 'unchanged' for o in outcomes)} unchanged), {len(failed)} failed")
-    return 1 if outcomes and len(failed) == len(outcomes) else 0
+    return 1 if len(failed) == len(outcomes) else 0
 
 
 def cmd_chunks(args: argparse.Namespace) -> int:
@@ -62,18 +80,30 @@ def cmd_chunks(args: argparse.Namespace) -> int:
 
 def cmd_docs(args: argparse.Namespace) -> int:
     store = open_store(settings_from(args))
-    rows = [(d.doc_id, d.sha256[:12], d.media_type, d.pages, d.ocr_pages, d.path)
-            for d in store.documents()]
+    docs = store.documents()
+    if args.json:
+        print_json([{"doc_id": d.doc_id, "sha256": d.sha256, "media_type": d.media_type,
+                     "pages": d.pages, "ocr_pages": d.ocr_pages, "path": d.path,
+                     "created": d.created.isoformat()} for d in docs])
+        return 0
+    rows = [(d.doc_id, d.sha256[:12], d.media_type, d.pages, d.ocr_pages, d.path) for d in docs]
     print(table(["doc id", "sha256", "type", "pages", "ocr pages", "path"], rows))
     return 0
 
 
 def cmd_db_info(args: argparse.Namespace) -> int:
+    from extractor.database import parse_database_url
+
     settings = settings_from(args)
-    url = make_url(settings.database_url)
-    print(f"database: {url.render_as_string(hide_password=True)}")
-    if url.drivername.startswith("sqlite"):
-        print(f"file: {url.database}")
+    url = parse_database_url(settings.database_url)
+    shown = url.render_as_string(hide_password=True)
     counts = open_store(settings).info()
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if args.json:
+        print_json({"database": shown, "file": file, "rows": counts})
+        return 0
+    print(f"database: {shown}")
+    if file:
+        print(f"file: {file}")
     print(table(["table", "rows"], sorted(counts.items())))
     return 0

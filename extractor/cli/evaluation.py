@@ -40,9 +40,17 @@ def register(sub: Any) -> None:
     p.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report")
     p.set_defaults(handler=cmd_score)
 
-    p = esub.add_parser("export", help="write a run's prediction files")
+    p = esub.add_parser("export", help="write a run's prediction files, or one table of its figures",
+                        description="Without --format: one final_accounts/v1 prediction file per "
+                                    "document into the folder OUT. With --format: one table file "
+                                    "OUT, long (document, field, value, number, unit, status, "
+                                    "quote, page) or wide (one row per document).")
     p.add_argument("--run", type=int, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="folder (prediction files) or file (--format)")
+    p.add_argument("--format", dest="fmt", choices=["json", "csv", "parquet"],
+                   help="write one table of the run's figures in this format")
+    p.add_argument("--shape", choices=["long", "wide"], default="long",
+                   help="long: a row per document and field; wide: a row per document")
     p.set_defaults(handler=cmd_export)
 
     p = esub.add_parser("compare", help="per-field differences and a paired bootstrap ΔF1")
@@ -164,6 +172,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     store = open_store(settings_from(args))
     store.get_run(args.run)
+    if args.fmt:
+        from extractor.export import export_table
+
+        rows = export_table(store, args.run, args.out, args.fmt, args.shape)
+        print(f"wrote {rows} rows ({args.shape}, {args.fmt}) to {args.out}")
+        return 0
     written = export_run(store, args.run, args.out)
     print(f"wrote {len(written)} prediction files to {args.out}")
     return 0

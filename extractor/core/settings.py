@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from extractor.core.errors import ConfigError
 
 
 def default_data_dir() -> Path:
@@ -39,14 +41,14 @@ class ModelSettings(BaseModel):
     model: str | None = None
     api_key: SecretStr | None = None
     mode: Literal["tools", "json_schema", "json"] = "json_schema"
-    temperature: float = 0.0
-    max_tokens: int = 2048
-    timeout_s: float = 60.0
-    max_concurrency: int = 4
-    max_retries: int = 4
-    max_reasks: int = 1
-    backoff_max_s: float = 30.0
-    run_token_budget: int = 2_000_000
+    temperature: float = Field(default=0.0, ge=0)
+    max_tokens: int = Field(default=2048, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_concurrency: int = Field(default=4, gt=0)
+    max_retries: int = Field(default=4, ge=0)
+    max_reasks: int = Field(default=1, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    run_token_budget: int = Field(default=2_000_000, gt=0)
     prices: dict[str, Price] = Field(default_factory=dict)
 
     @property
@@ -56,13 +58,31 @@ class ModelSettings(BaseModel):
 
 class OcrSettings(BaseModel):
     engine: Literal["rapidocr", "tesseract", "none"] = "rapidocr"
-    dpi: int = 300
-    min_text_chars: int = 20
+    dpi: int = Field(default=300, gt=0)
+    min_text_chars: int = Field(default=20, ge=0)
     """A PDF page with fewer usable characters in its text layer goes through OCR."""
 
 
 class ChunkSettings(BaseModel):
-    token_budget: int = 1200
+    token_budget: int = Field(default=1200, gt=0)
+
+
+class LimitSettings(BaseModel):
+    """What one input may hold; a file beyond any limit is refused with one line, not read.
+
+    Sized for a 2-core, 24 GB machine and for real reports, which run to 20-300 pages and
+    under 400,000 characters. Ingest and chunking are linear (about 3 s and 30 MB per
+    million characters, ``bench/large_text.py``), so the character cap keeps a file to
+    seconds and a few hundred MB there, and extraction and reconciliation of the largest
+    accepted file to about a minute; a 300-page scan takes 15-30 minutes of OCR, 500
+    pages bound that.
+    """
+
+    max_file_bytes: int = Field(default=200_000_000, gt=0)
+    """Largest file read (a 300-page scan at 300 dpi is about 150 MB)."""
+    max_pages: int = Field(default=500, gt=0)
+    max_chars: int = Field(default=2_000_000, gt=0)
+    """Characters of text after reading (all pages); beyond this the file is refused."""
 
 
 class Settings(BaseSettings):
@@ -75,6 +95,7 @@ class Settings(BaseSettings):
     extractor: Literal["rules", "model", "auto"] = "auto"
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
 
     def redacted(self) -> dict[str, object]:
@@ -85,5 +106,32 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Environment first, then explicit overrides (CLI flags) on top."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Environment first, then explicit overrides (CLI flags) on top.
+
+    A value that does not parse or is out of range is a :class:`ConfigError` naming the
+    environment variable and what is wrong with it, never a pydantic traceback.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_invalid(exc)) from exc
+    except SettingsError as exc:  # a JSON-valued variable that is not JSON
+        cause = exc.__cause__
+        raise ConfigError(f"{exc}{f': {cause}' if cause else ''}") from exc
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """``("model", "timeout_s")`` → ``EXTRACTOR_MODEL__TIMEOUT_S``."""
+    return "EXTRACTOR_" + "__".join(str(part).upper() for part in loc)
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line per bad setting: the variable, what is wrong, and the value given."""
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        dotted = ".".join(str(part) for part in loc)
+        given = error.get("input")
+        shown = "" if isinstance(given, dict) else f" (got {str(given)[:60]!r})"
+        problems.append(f"setting {env_name(loc)} ({dotted}): {error['msg']}{shown}")
+    return "; ".join(problems)

@@ -6,6 +6,7 @@ Protocols so backends and extractors need not inherit from anything of ours.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -155,12 +156,9 @@ class DocumentData:
     """Tables read by the table layer (ingest); empty until it has run."""
 
     def page_at(self, offset: int) -> int:
-        """1-based page number holding a normalized-text offset."""
-        page = 1
-        for i, begin in enumerate(self.page_starts):
-            if offset >= begin:
-                page = i + 1
-        return page
+        """1-based page number holding a normalized-text offset (a binary search: chunking
+        asks once per chunk, and a long document has thousands of both)."""
+        return max(1, bisect.bisect_right(self.page_starts, offset))
 
 
 @dataclass

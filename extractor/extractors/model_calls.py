@@ -14,7 +14,11 @@ What happens when a call goes wrong is decided here and nowhere else:
 * a truncated reply (``finish_reason=length``) is not asked again as is: a batch of
   several chunks is split in two, a single chunk is asked once more with twice the
   output room, and anything beyond that is recorded as failed;
-* once the run's token budget is spent, the remaining calls are recorded as skipped.
+* once the run's token budget is spent, the remaining calls are recorded as skipped;
+* a reply is stored (status ``delivered``, the completion in ``raw``) the moment it
+  arrives, before it is parsed or validated: a process killed between delivery and
+  parsing leaves the billed reply in the database, and the re-run parses it there
+  instead of sending the call again (backends with ``stores_raw_replies``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +40,7 @@ from extractor.core.settings import ModelSettings
 from extractor.core.types import Backend, ChunkData
 from extractor.extractors.model_schemas import SECTIONS, schema_hash
 from extractor.extractors.routing import split
+from extractor.progress import progress_bar
 from extractor.prompts import Prompt, user_message
 from extractor.store import ModelCall, Store
 
@@ -151,6 +155,8 @@ class CallRunner:
         self._prior_tokens = 0
         self._backend_baseline = self._backend_tokens()
         self._truncated: set[str] = set()
+        self._delivered: dict[str, ModelCall] = {}
+        """Rows of replies stored on delivery, by cache key; the outcome updates them."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-calls-db")
 
@@ -189,8 +195,24 @@ class CallRunner:
         return found
 
     def cached_replies(self, keys: Sequence[str]) -> dict[str, Any]:
-        """Successful stored replies by cache key (a run plans hundreds of calls)."""
-        return self._stored(keys, "ok")
+        """Successful stored replies by cache key (a run plans hundreds of calls).
+
+        Replies that were delivered but never parsed (the process died in between) are
+        parsed now and count as cached: they were paid for, they are not sent again.
+        """
+        found = self._stored(keys, "ok")
+        parse = getattr(self.backend, "parse_stored", None)
+        if not callable(parse) or not getattr(self.backend, "stores_raw_replies", False):
+            return found
+        for key, row in self.store.delivered_calls([k for k in keys if k not in found]).items():
+            try:
+                record = parse(row.raw, SECTIONS[row.section].reply)
+            except ExtractorError:
+                continue  # unusable (cut off, invalid): asked again like any failed call
+            row.status, row.response = "ok", record.model_dump(mode="json")
+            self.store.save_call(row)
+            found[key] = row.response
+        return found
 
     def _load_truncated(self, calls: Sequence[PlannedCall]) -> None:
         """Calls cut off in an earlier attempt: asking them again as is would be cut off again."""
@@ -204,8 +226,7 @@ class CallRunner:
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
         self._load_truncated(calls)
-        bar = tqdm(total=len(calls), desc=label, unit="call", file=sys.stderr, leave=False,
-                   disable=not sys.stderr.isatty())
+        bar = progress_bar(len(calls), label, "call")
         try:
             outcomes = self._loop.run_until_complete(self._run_all(calls, bar))
         finally:
@@ -278,9 +299,11 @@ class CallRunner:
         reply_model = SECTIONS[call.section].reply
         started = time.perf_counter()
         self.counters.sent += 1
+        kwargs: dict[str, Any] = {"max_tokens": call.max_tokens}
+        if getattr(self.backend, "stores_raw_replies", False):
+            kwargs["on_reply"] = lambda raw: self._store_delivery(call, raw)
         try:
-            record, meta = await self.backend.complete(call.message_dicts(), reply_model,
-                                                       max_tokens=call.max_tokens)
+            record, meta = await self.backend.complete(call.message_dicts(), reply_model, **kwargs)
         except TruncatedOutputError as exc:
             self.counters.truncated += 1
             return CallOutcome(call, TRUNCATED, error=f"{exc}; not re-asked as is",
@@ -304,6 +327,18 @@ class CallRunner:
         self.counters.cost_usd += outcome.cost_usd
         return outcome
 
+    async def _store_delivery(self, call: PlannedCall, raw: dict[str, Any]) -> None:
+        """Write a delivered reply before anything parses it (a re-ask updates the same row)."""
+        row = self._delivered.get(call.cache_key) or ModelCall(
+            cache_key=call.cache_key, run_id=self.run_id, document=call.document,
+            section=call.section, chunk_index=call.chunks[0].index if call.chunks else None,
+            model=self.settings.model or "", endpoint=self.settings.base_url or "",
+            prompt_hash=call.prompt_hash, schema_hash=call.schema_hash, status="delivered")
+        row.raw = raw
+        loop = asyncio.get_running_loop()
+        self._delivered[call.cache_key] = await loop.run_in_executor(
+            self._writer, self.store.save_delivery, row)
+
     async def _record(self, outcome: CallOutcome) -> None:
         """One call, one transaction, written off the event loop.
 
@@ -320,5 +355,8 @@ class CallRunner:
                         tokens_in=outcome.tokens_in, tokens_out=outcome.tokens_out,
                         latency_s=round(outcome.latency_s, 4), cost_usd=outcome.cost_usd,
                         attempts=outcome.attempts)
+        delivered = self._delivered.pop(call.cache_key, None)
+        if delivered is not None:  # the row written on delivery becomes the call's record
+            row.id, row.raw, row.created = delivered.id, delivered.raw, delivered.created
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._writer, self.store.save_call, row)
