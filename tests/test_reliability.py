@@ -59,6 +59,12 @@ def test_a_bad_database_url_is_one_line(url: str, expected: str,
     assert expected in line and "--db" in line
 
 
+def test_a_bad_flag_value_is_one_line_naming_it(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--db", sqlite_url, "run", str(S002), "--concurrency", "0"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "--concurrency: Input should be greater than 0" in line
+
+
 def test_help_loads_no_heavy_library_and_version_prints() -> None:
     code = ("import sys; from extractor.cli import build_parser; build_parser().format_help(); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'pymupdf', 'rapidocr', 'numpy', "

@@ -64,10 +64,22 @@ def register(sub: Any) -> None:
 
 
 def _run_settings(args: argparse.Namespace) -> Settings:
+    """Settings with the model flags on top, validated like the environment is."""
+    from pydantic import ValidationError
+
+    from extractor.core.errors import ConfigError
+    from extractor.core.settings import ModelSettings
+
     settings = settings_from(args)
-    model = settings.model.model_copy(update={k: v for k, v in {
-        "base_url": args.base_url, "model": args.model, "mode": args.mode,
-        "max_concurrency": args.concurrency}.items() if v is not None})
+    flags = {"base_url": args.base_url, "model": args.model, "mode": args.mode,
+             "max_concurrency": args.concurrency}
+    try:
+        model = ModelSettings.model_validate({**settings.model.model_dump(),
+                                              **{k: v for k, v in flags.items() if v is not None}})
+    except ValidationError as exc:
+        problems = "; ".join(f"--{str(e['loc'][0]).replace('max_', '').replace('_', '-')}: {e['msg']}"
+                             for e in exc.errors())
+        raise ConfigError(problems) from None
     return settings.model_copy(update={"model": model})
 
 
