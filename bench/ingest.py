@@ -5,6 +5,11 @@ Run from the repository root: ``python -m bench.ingest`` (needs the files writte
 
 - text layer: pages/s of :func:`extractor.ingest.read_pages` on ``*_text.pdf`` beside raw
   PyMuPDF ``page.get_text()`` on the same files in the same run (open included in both);
+- tables: pages/s of born-digital ingest with tables (:func:`extractor.ingest.read_document`:
+  text, table grids, cell text, annotation, continuations) beside bare ``page.find_tables()``
+  on the same pages, both as PyMuPDF ships it (layout model gating) and with
+  ``use_layout=False`` (the call our reader makes), open included everywhere; ``--pdf``
+  adds files (e.g. the real reports in ``../shared/extra``);
 - OCR: s/page of our path beside the bare ``RapidOCR()(image)`` call on the same page
   images (``recognize`` adds line grouping; ``read_pages`` adds rendering too);
 - OCR quality on ``*_scan.pdf`` against the lines drawn on those pages (``*_truth.json``):
@@ -29,7 +34,7 @@ from typing import Any
 import pymupdf
 
 from extractor.core.settings import OcrSettings
-from extractor.ingest import read_pages, render
+from extractor.ingest import read_document, read_pages, render
 from extractor.ocr import RapidOcrEngine, boxes_to_text
 
 _pymupdf: Any = pymupdf  # untyped library: keep mypy --strict quiet about every call
@@ -140,6 +145,42 @@ def bench_text_layer(files: list[Path], repeat: int) -> dict[str, float]:
     return {"pages": pages, "raw_pages_per_s": raw, "ours_pages_per_s": ours}
 
 
+def _pages_per_s(files: list[Path], repeat: int, per_page: Any) -> float:
+    pages = 0
+    start = time.perf_counter()
+    for _ in range(repeat):
+        for path in files:
+            with _pymupdf.open(path) as doc:
+                for page in doc:
+                    per_page(page)
+                    pages += 1
+    return pages / (time.perf_counter() - start)
+
+
+def bench_tables(files: list[Path], repeat: int) -> dict[str, float]:
+    """Ingest with tables against bare ``find_tables()`` on the same pages, same run.
+    Every path is warmed up first (PyMuPDF loads its layout models on first use); the
+    layout-gated call is about 25x slower, so it gets a quarter of the passes."""
+    settings = OcrSettings(engine="none")
+    pages = 0
+    for path in files:
+        with _pymupdf.open(path) as doc:
+            pages += doc.page_count
+    with _pymupdf.open(files[0]) as doc:
+        doc[0].find_tables()
+    read_document(files[0], settings)
+    default = _pages_per_s(files, max(1, repeat // 4), lambda page: page.find_tables())
+    lines_only = _pages_per_s(files, repeat, lambda page: page.find_tables(use_layout=False))
+    tables = 0
+    start = time.perf_counter()
+    for _ in range(repeat):
+        for path in files:
+            tables += len(read_document(path, settings).tables)
+    ours = pages * repeat / (time.perf_counter() - start)
+    return {"pages": pages, "find_tables": default, "find_tables_lines": lines_only,
+            "ours": ours, "tables": tables / repeat}
+
+
 def bench_ocr(scans: list[Path], full_read: bool) -> dict[str, object]:
     """Each path gets its own engine: onnxruntime is slower on the first call with a new
     input shape, so timing two paths on one engine would favour whichever runs second.
@@ -206,6 +247,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="ingest benchmark")
     parser.add_argument("--repeat", type=int, default=20, help="passes over the text PDFs")
     parser.add_argument("--no-ocr", action="store_true", help="skip the OCR part (slow)")
+    parser.add_argument("--pdf", type=Path, nargs="*", default=[],
+                        help="more born-digital PDFs for the tables part")
+    parser.add_argument("--table-repeat", type=int, default=4,
+                        help="passes over the PDFs in the tables part")
     parser.add_argument("--no-full-read", action="store_true",
                         help="skip timing read_pages on the scans (saves ~1/3 of the OCR time)")
     args = parser.parse_args()
@@ -219,6 +264,14 @@ def main() -> None:
     print(f"  raw PyMuPDF get_text()   {tl['raw_pages_per_s']:8.0f} pages/s")
     print(f"  extractor read_pages     {tl['ours_pages_per_s']:8.0f} pages/s"
           f"   (ratio ours/raw {tl['ours_pages_per_s'] / tl['raw_pages_per_s']:.2f})")
+    tb = bench_tables([*texts, *args.pdf], args.table_repeat)
+    print(f"tables ({len(texts) + len(args.pdf)} files, {tb['pages']:.0f} pages, "
+          f"{tb['tables']:.0f} tables after merging continuations):")
+    print(f"  bare find_tables()                  {tb['find_tables']:8.1f} pages/s")
+    print(f"  bare find_tables(use_layout=False)  {tb['find_tables_lines']:8.1f} pages/s")
+    print(f"  extractor read_document (tables)    {tb['ours']:8.1f} pages/s"
+          f"   (ratio ours/find_tables() {tb['ours'] / tb['find_tables']:.2f};"
+          f" ours/find_tables(use_layout=False) {tb['ours'] / tb['find_tables_lines']:.2f})")
     if args.no_ocr:
         return
     ocr = bench_ocr(scans, not args.no_full_read)

@@ -2,11 +2,12 @@
 
 PDF pages are read from their text layer; a page whose layer has fewer than
 ``OcrSettings.min_text_chars`` usable characters (scans, or a layer of broken glyphs) is
-rendered and read by OCR instead. The text layer is laid out the same way as OCR output
+rendered and read by OCR instead. Tables are read as tables (:mod:`extractor.tables`):
+their grids come from the table readers, and a page's raw text is its narrative lines in
+reading order with each table rendered in place, one line per row, cells joined by a tab
+(:mod:`extractor.tables.layout`). Narrative text is laid out the same way as OCR output
 (:mod:`extractor.ocr`): characters are cut into runs at spaces and gaps, runs are grouped
-into visual lines and joined left to right, cells with a tab. ``get_text(sort=True)``
-would put each table cell on a line of its own, so a row label ends up pages away from
-its figures in the text the extractors see; here a table row is one line.
+into visual lines and joined left to right.
 
 Text files (``.txt``, ``.md``) must be UTF-8 (a BOM is accepted); a form feed starts a new
 page. Other encodings are refused rather than guessed: a wrong guess silently garbles
@@ -19,9 +20,11 @@ and a file is read completely or not at all: no partial page list is ever return
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import unicodedata
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -35,8 +38,12 @@ from extractor.core.errors import (
     UnsupportedFileError,
 )
 from extractor.core.settings import OcrSettings
-from extractor.core.types import PageText
-from extractor.ocr import TEXT_LAYER_JOIN, OcrEngine, TextBox, boxes_to_text, shared_engine
+from extractor.core.types import NormalizedText, PageText, Table
+from extractor.ocr import OCR_JOIN, OcrEngine, OcrPage, TextBox, shared_engine
+from extractor.tables.layout import compose_page
+from extractor.tables.scan import read_scanned_tables
+from extractor.tables.structure import merge_continuations
+from extractor.text_layer import TextLayer
 
 
 def _mupdf() -> Any:
@@ -56,11 +63,6 @@ MEDIA_TYPES: dict[str, str] = {
     ".md": "text/markdown",
 }
 """Readable suffixes (matched case-insensitively) and the media type each is stored as."""
-
-RUN_GAP_EM = 0.25
-"""Inside one PDF text line, a gap wider than this share of the font size starts a new run:
-MuPDF merges table cells standing a few points apart into one line, sometimes without a
-space between two figures."""
 
 MAX_OCR_PIXELS = 40_000_000
 """Render budget for one page (A4 at 300 dpi is 8.7 Mpx): oversized pages get a lower dpi
@@ -122,9 +124,30 @@ def _media_type(path: Path) -> str:
     return media_type
 
 
+@dataclass
+class ReadResult:
+    """One file as read: its pages, media type and tables.
+
+    Until :func:`place_tables` has run, a table's ``start`` is a raw offset in the text of
+    its first page and ``end`` one in the text of its last page (``pages[-1]``); a cell's
+    offsets are raw offsets in the text of its own page.
+    """
+
+    pages: list[PageText]
+    media_type: str
+    tables: list[Table] = field(default_factory=list)
+
+
 def read_pages(path: Path, settings: OcrSettings, ocr: OcrEngine | None = None, *,
                progress: Progress | None = None) -> tuple[list[PageText], str]:
-    """All pages of one file and its media type.
+    """All pages of one file and its media type (see :func:`read_document`)."""
+    result = read_document(path, settings, ocr, progress=progress)
+    return result.pages, result.media_type
+
+
+def read_document(path: Path, settings: OcrSettings, ocr: OcrEngine | None = None, *,
+                  progress: Progress | None = None) -> ReadResult:
+    """All pages of one file, its media type and the tables on its pages.
 
     ``ocr`` is used for PDF pages without a usable text layer; when it is ``None`` the
     process-wide engine for ``settings.engine`` is used, loaded only if some page needs
@@ -142,12 +165,36 @@ def read_pages(path: Path, settings: OcrSettings, ocr: OcrEngine | None = None, 
     if size == 0:
         raise EmptyFileError(str(path), "file is empty (0 bytes)")
     if media_type == "application/pdf":
-        pages = _read_pdf(path, settings, ocr, progress)
-    else:
-        pages = _read_text(path)
-        if progress is not None:
-            progress(len(pages), len(pages))
-    return pages, media_type
+        pages, tables = _read_pdf(path, settings, ocr, progress)
+        return ReadResult(pages, media_type, merge_continuations(tables))
+    pages = _read_text(path)
+    if progress is not None:
+        progress(len(pages), len(pages))
+    return ReadResult(pages, media_type)
+
+
+def place_tables(tables: list[Table], normalized: NormalizedText, page_starts: list[int]) -> None:
+    """Turn the raw page offsets of tables and cells (see :class:`ReadResult`) into
+    offsets in the document's normalized text, in place."""
+    ends = [*page_starts[1:], len(normalized.text) + 1]
+
+    def place(page: int, raw: int) -> int:
+        return _normalized_offset(normalized, page_starts, ends, page, raw)
+
+    for table in tables:
+        if table.start is not None and table.end is not None:
+            table.start = place(table.page, table.start)
+            table.end = place(table.pages[-1] if table.pages else table.page, table.end)
+        for cell in table.cells:
+            if cell.start is not None and cell.end is not None:
+                page = cell.page or table.page
+                cell.start, cell.end = place(page, cell.start), place(page, cell.end)
+
+
+def _normalized_offset(normalized: NormalizedText, starts: list[int], ends: list[int],
+                       page: int, raw: int) -> int:
+    lo, hi = starts[page - 1], max(starts[page - 1], ends[page - 1] - 1)
+    return bisect.bisect_left(normalized.offsets, raw, lo, hi)
 
 
 # --------------------------------------------------------------------------- text files
@@ -200,21 +247,24 @@ def usable_chars(text: str) -> int:
 
 
 def _read_pdf(path: Path, settings: OcrSettings, ocr: OcrEngine | None,
-              progress: Progress | None) -> list[PageText]:
+              progress: Progress | None) -> tuple[list[PageText], list[Table]]:
     with _open_pdf(path) as doc:
         count = doc.page_count
         if count == 0:
             raise EmptyFileError(str(path), "PDF has no pages")
         reader = _PageReader(path, settings, ocr)
         pages = []
+        tables: list[Table] = []
         for index in range(count):
-            pages.append(reader.read(doc, index))
+            page, page_tables = reader.read(doc, index)
+            pages.append(page)
+            tables.extend(page_tables)
             if progress is not None:
                 progress(index + 1, count)
     if not any(usable_chars(p.raw) for p in pages):
         hint = " and OCR is off (ocr.engine=none)" if reader.ocr_off else ""
         raise EmptyFileError(str(path), f"no text on any of its {count} pages{hint}")
-    return pages
+    return pages, tables
 
 
 def _open_pdf(path: Path) -> PdfDocument:
@@ -264,27 +314,66 @@ class _PageReader:
             self._resolved = True
         return self._ocr
 
-    def read(self, doc: PdfDocument, index: int) -> PageText:
+    def _keep_layer(self, layer: TextLayer, page: PdfPage,
+                    number: int) -> tuple[PageText, list[Table]]:
+        """A sparse text layer kept as it is (no OCR, or OCR found nothing), its tables
+        read too: a page may hold only the last row of a table from the page before."""
+        try:
+            composed = layer.compose(page, number)
+        except RuntimeError as exc:
+            raise CorruptFileError(str(self.path), f"page {number} cannot be read ({exc})") from exc
+        return PageText(number=number, raw=composed.text, source="text-layer"), composed.tables
+
+    def read(self, doc: PdfDocument, index: int) -> tuple[PageText, list[Table]]:
         number = index + 1
         try:
             page = doc.load_page(index)
-            text = text_layer(page)
+            layer = TextLayer.of(page)
+            if usable_chars(layer.plain) >= self.settings.min_text_chars:
+                composed = layer.compose(page, number)
+                return PageText(number=number, raw=composed.text,
+                                source="text-layer"), composed.tables
         except RuntimeError as exc:
             raise CorruptFileError(str(self.path), f"page {number} cannot be read ({exc})") from exc
-        if usable_chars(text) >= self.settings.min_text_chars:
-            return PageText(number=number, raw=text, source="text-layer")
+        kept = self._keep_layer(layer, page, number)
+        if kept[1] and any(c.text for t in kept[1] for c in t.cells):
+            return kept  # little text, but in ruled cells: born-digital (a table's last rows)
         engine = self.engine
         if engine is None:
-            return PageText(number=number, raw=text, source="text-layer")
+            return kept
         try:
             image = render(page, self.settings.dpi)
         except RuntimeError as exc:
             raise CorruptFileError(str(self.path), f"page {number} cannot be rendered ({exc})") from exc
         result = engine.recognize(image)
-        if not result.text.strip() and text.strip():
-            return PageText(number=number, raw=text, source="text-layer")
-        return PageText(number=number, raw=result.text, source=f"ocr:{engine.name}",
-                        confidence=result.confidence)
+        if not result.text.strip() and layer.plain.strip():
+            return kept
+        scale = image.shape[1] / max(float(page.rect.width), 1e-6)
+        return scanned_page(image, result, number, scale, engine.name)
+
+
+def scanned_page(image: np.ndarray[Any, np.dtype[np.uint8]], result: OcrPage, number: int,
+                 scale: float, engine: str) -> tuple[PageText, list[Table]]:
+    """A page read by OCR: its tables from the scanned-page reader and its text with the
+    tables in place (the OCR line layout when it has none). ``scale`` is pixels per PDF
+    point (dpi / 72), so tables and cells come back in points like text-layer ones."""
+    source = f"ocr:{engine}"
+    tables = read_scanned_tables(image, result.boxes, number, scale)
+    if not tables:
+        return PageText(number=number, raw=result.text, source=source,
+                        confidence=result.confidence), []
+    for table in tables:
+        table.source = "ocr"
+    points = [_scaled(box, scale) for box in result.boxes]
+    composed = compose_page(points, tables, OCR_JOIN)
+    return PageText(number=number, raw=composed.text, source=source,
+                    confidence=result.confidence), composed.tables
+
+
+def _scaled(box: TextBox, scale: float) -> TextBox:
+    """A pixel box in PDF points (the tables' coordinates)."""
+    quad = tuple((x / scale, y / scale) for x, y in box.quad)
+    return TextBox(box.text, quad, box.score)  # type: ignore[arg-type]
 
 
 def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
@@ -294,63 +383,3 @@ def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
     pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_mupdf().csRGB, alpha=False)
     rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
     return np.ascontiguousarray(rgb[:, :, ::-1])
-
-
-def text_layer(page: PdfPage) -> str:
-    """The page's text layer in reading order (see the module docstring)."""
-    mupdf = _mupdf()
-    raw = page.get_text("rawdict", flags=mupdf.TEXT_PRESERVE_WHITESPACE
-                        | mupdf.TEXT_PRESERVE_LIGATURES | mupdf.TEXT_MEDIABOX_CLIP)
-    lines = [line for block in raw["blocks"] for line in block.get("lines", ())]
-    if not lines:
-        return ""
-    weight: dict[tuple[int, int], int] = {}
-    for line in lines:
-        key = _direction(line["dir"])
-        weight[key] = weight.get(key, 0) + sum(len(s["chars"]) for s in line["spans"])
-    main = max(weight, key=lambda k: weight[k])
-    boxes: list[TextBox] = []
-    other: list[str] = []
-    for line in lines:
-        if _direction(line["dir"]) == main:
-            boxes.extend(_runs(line, main))
-        else:
-            text = "".join(c["c"] for s in line["spans"] for c in s["chars"]).strip()
-            if text:
-                other.append(text)
-    body = boxes_to_text(boxes, TEXT_LAYER_JOIN)
-    return "\n".join([body, *other]) if other else body
-
-
-def _direction(vector: tuple[float, float]) -> tuple[int, int]:
-    """Writing direction rounded to a multiple of 90 degrees."""
-    dx, dy = vector
-    return (round(dx), 0) if abs(dx) >= abs(dy) else (0, round(dy))
-
-
-def _runs(line: dict[str, Any], direction: tuple[int, int]) -> Iterator[TextBox]:
-    """Runs of characters without spaces or wide gaps, as boxes in a frame where the
-    page's main writing direction points right (so rotated pages read normally)."""
-    cos, sin = direction
-    text: list[str] = []
-    x0 = y0 = x1 = y1 = 0.0
-    for span in line["spans"]:
-        gap_limit = RUN_GAP_EM * span["size"]
-        for char in span["chars"]:
-            bx0, by0, bx1, by1 = char["bbox"]
-            xs = (bx0 * cos + by0 * sin, bx1 * cos + by1 * sin)
-            ys = (-bx0 * sin + by0 * cos, -bx1 * sin + by1 * cos)
-            cx0, cx1, cy0, cy1 = min(xs), max(xs), min(ys), max(ys)
-            if char["c"].isspace() or (text and cx0 - x1 > gap_limit):
-                if text:
-                    yield TextBox.from_rect("".join(text), (x0, y0, x1, y1))
-                    text = []
-                if char["c"].isspace():
-                    continue
-            if not text:
-                x0, y0, x1, y1 = cx0, cy0, cx1, cy1
-            else:
-                x1, y0, y1 = max(x1, cx1), min(y0, cy0), max(y1, cy1)
-            text.append(char["c"])
-    if text:
-        yield TextBox.from_rect("".join(text), (x0, y0, x1, y1))

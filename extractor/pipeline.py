@@ -29,7 +29,7 @@ from extractor.core.errors import ExtractorError, IngestError
 from extractor.core.records import Fact, FinalAccounts, assemble
 from extractor.core.settings import Settings
 from extractor.core.types import DocumentData, ExtractionResult, Extractor
-from extractor.ingest import MEDIA_TYPES, read_pages, sha256_of
+from extractor.ingest import MEDIA_TYPES, place_tables, read_document, sha256_of
 from extractor.normalize import normalize_pages
 from extractor.ocr import OcrEngine
 from extractor.progress import progress_bar
@@ -106,15 +106,16 @@ def prepare_document(path: Path, settings: Settings, ocr: OcrEngine | None,
             bar.n = done
             bar.refresh()
 
-        pages, media_type = read_pages(path, settings.ocr, ocr, progress=progress)
-    chars = sum(len(p.raw) for p in pages)
+        read = read_document(path, settings.ocr, ocr, progress=progress)
+    chars = sum(len(p.raw) for p in read.pages)
     if chars > limits.max_chars:
         raise IngestError(str(path), f"{chars:,} characters of text, over the limit of "
                                      f"{limits.max_chars:,} (EXTRACTOR_LIMITS__MAX_CHARS)")
-    normalized, page_starts = normalize_pages(pages)
+    normalized, page_starts = normalize_pages(read.pages)
+    place_tables(read.tables, normalized, page_starts)
     doc = DocumentData(doc_id=path.stem, path=str(path), sha256=sha256 or sha256_of(path),
-                       media_type=media_type, pages=pages, normalized=normalized,
-                       page_starts=page_starts)
+                       media_type=read.media_type, pages=read.pages, normalized=normalized,
+                       page_starts=page_starts, tables=read.tables)
     doc.chunks = chunk_document(doc, settings.chunk.token_budget)
     return doc
 

@@ -27,7 +27,7 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from extractor.core.errors import ConfigError, NotFoundError, StoreError
 from extractor.core.records import CheckStatus, Evidence, Fact
-from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText
+from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText, Table
 from extractor.database import (
     SQLITE_BUSY_TIMEOUT_S,
     add_missing_columns,
@@ -39,6 +39,7 @@ from extractor.database import (
     serialize_sqlite_writers,
     unpack_offsets,
 )
+from extractor.store_tables import DocCell, DocTable, load_tables, save_tables
 
 
 def _now() -> datetime:
@@ -257,7 +258,7 @@ class Store:
     def save_document(self, doc: DocumentData) -> tuple[Document, bool]:
         """Insert-or-get on the content hash: ``(row, True)`` when this call stored it.
 
-        Document, pages and chunks go in one transaction, and pages and chunks only when
+        Document, pages, chunks and tables go in one transaction, and the rest only when
         this call inserted the document row. Two processes ingesting the same bytes at once
         both succeed: the second one's ``INSERT … ON CONFLICT DO NOTHING`` waits for the
         first to commit, inserts nothing, and both return the same stored document.
@@ -278,10 +279,16 @@ class Store:
                                 kind=c.kind, page_start=c.page_start, page_end=c.page_end,
                                 start=c.start, end=c.end, tokens=c.tokens, text=c.text)
                           for c in doc.chunks)
+                save_tables(s, doc.sha256, doc.tables)
             row = s.get(Document, doc.sha256)
         if row is None:  # pragma: no cover - the row was just inserted or found
             raise StoreError(f"document {doc.sha256} vanished while being stored")
         return row, inserted
+
+    def tables(self, sha256: str) -> list[Table]:
+        """A stored document's tables (cells, header paths, row labels), in order."""
+        with self.session() as s:
+            return load_tables(s, sha256)
 
     def chunk_count(self, sha256: str) -> int:
         with self.session() as s:
@@ -314,13 +321,15 @@ class Store:
                                 .order_by(col(Page.number))))
             chunks = list(s.exec(select(Chunk).where(Chunk.document == sha256)
                                  .order_by(col(Chunk.index))))
+            tables = load_tables(s, sha256)
         return DocumentData(
             doc_id=row.doc_id, path=row.path, sha256=row.sha256, media_type=row.media_type,
             pages=[PageText(p.number, p.raw, p.source, p.confidence) for p in pages],
             normalized=NormalizedText(row.normalized, unpack_offsets(row.offsets)),
             page_starts=list(row.page_starts or [0]),
             chunks=[ChunkData(c.index, list(c.heading_path or []), c.kind, c.page_start,
-                              c.page_end, c.start, c.end, c.text, c.tokens) for c in chunks])
+                              c.page_end, c.start, c.end, c.text, c.tokens) for c in chunks],
+            tables=tables)
 
     # ------------------------------------------------------------------ runs
     def create_run(self, run: Run) -> Run:
@@ -496,8 +505,8 @@ class Store:
 
     def info(self) -> dict[str, int]:
         """Rows per table, for ``extractor db info``."""
-        tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, Run, Record, CheckResult,
-                                              Repair, ModelCall, Failure)
+        tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, DocTable, DocCell, Run,
+                                              Record, CheckResult, Repair, ModelCall, Failure)
         with self.session() as s:
             return {str(t.__tablename__): int(s.exec(select(func.count()).select_from(t)).one())
                     for t in tables}

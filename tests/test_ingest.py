@@ -77,10 +77,12 @@ def test_text_layer_pages_read_line_for_line(doc_id: str) -> None:
 
 
 def test_table_rows_keep_label_and_figures_on_one_line() -> None:
+    """A table is rendered from its grid: one line per row, every column a field (a
+    blank cell is an empty field, a merged cell stands at its first column)."""
     pages, _ = read_pages(PDFS / f"{DOC}_text.pdf", SETTINGS, None)
     lines = [line for p in pages for line in p.raw.split("\n")]
-    assert "合计\t55923963.72\t17066325.46\t38857638.26" in lines
-    assert "2010301\t行政运行\t10971410.92\t10914325.92\t57085.00" in lines
+    assert "合计\t\t55923963.72\t17066325.46\t38857638.26\t\t\t" in lines
+    assert "2010301\t行政运行\t10971410.92\t10914325.92\t57085.00\t\t\t" in lines
 
 
 def test_rotated_text_reads_in_order(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Command line: noun subcommands (``ingest``, ``chunks``, ``run``, ``runs``, ``checks``,
+"""Command line: noun subcommands (``ingest``, ``chunks``, ``tables``, ``run``, ``runs``, ``checks``,
 ``reconcile``, ``eval``, ``db``).
 
 Each noun's handlers live in their own module; this one builds the parser, turns
@@ -20,7 +20,7 @@ from extractor.core.errors import ExtractorError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from extractor.cli import docs, evaluation, runs
+    from extractor.cli import docs, evaluation, runs, tables
 
     parser = argparse.ArgumentParser(
         prog="extractor",
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "a SQLite file under ~/.local/share/extractor)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     docs.register(sub)
+    tables.register(sub)
     runs.register(sub)
     evaluation.register(sub)
     return parser

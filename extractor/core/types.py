@@ -91,6 +91,13 @@ class Cell:
     is_header: bool = False
     header_path: list[str] = field(default_factory=list)
     row_label: str = ""
+    start: int | None = None
+    end: int | None = None
+    """Where the cell's text lies in the document's normalized text, when known (plain-text
+    tables always; PDF tables when the table layer maps them), so evidence can cite offsets."""
+    page: int | None = None
+    """The page this cell is printed on, where it differs from the table's first page
+    (rows of a table continued across pages); ``None`` means :attr:`Table.page`."""
 
 
 @dataclass
