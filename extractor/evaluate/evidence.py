@@ -30,13 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import pymupdf
 from pydantic import BaseModel, computed_field
 
 from extractor.core.records import Evidence, field_kind, normalize_name
 from extractor.numbers import NUMBER_RE
 
-_pymupdf: Any = pymupdf  # untyped library: one typed handle
 Verdict = Literal["ok", "wrong", "unverifiable"]
 BoxVerdict = Literal["ok", "wrong", "skipped"]
 
@@ -121,6 +119,14 @@ class EvidenceCounts(BaseModel):
             self.boxes_skipped += 1
         elif check.box is not None:
             self.boxes_checked += 1
+
+
+def _mupdf() -> Any:
+    """PyMuPDF, imported on first use: importing it costs 1-2 s, which scoring without
+    cited cell boxes should not pay. Typed ``Any``: its methods carry no annotations."""
+    import pymupdf
+
+    return pymupdf
 
 
 def _fold(text: str) -> str:
@@ -275,7 +281,7 @@ class EvidenceChecker:
         is_pdf = doc.media_type == "application/pdf" or (doc.path or "").lower().endswith(".pdf")
         if doc.path and is_pdf and Path(doc.path).is_file():
             try:
-                pdf = _Pdf(_pymupdf.open(doc.path))
+                pdf = _Pdf(_mupdf().open(doc.path))
             except (RuntimeError, ValueError):
                 pdf = None
         self._pdfs[doc.doc_id] = pdf
