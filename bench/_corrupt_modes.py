@@ -27,8 +27,8 @@ from extractor.extractors.rules import RulesExtractor
 from extractor.normalize import normalize_pages
 from extractor.numbers import NUMBER_RE, UNIT_FACTORS, parse_decimal, to_float
 from extractor.reconcile import slot_label
-from extractor.reconcile_eval import figure_kind
-from extractor.repair import DIGIT_CONFUSIONS, UNIT_FACTOR
+from extractor.reconcile.evaluation import figure_kind
+from extractor.reconcile.repair import DIGIT_CONFUSIONS, UNIT_FACTOR
 
 SCORE_TOLERANCE = 0.005
 KINDS = ("digit", "swap", "lost_digit", "drop_point", "shift_point", "unit")

@@ -57,8 +57,8 @@ from _corrupt_modes import (  # noqa: E402
 from extractor.core.records import CheckStatus, Fact, FinalAccounts, facts_from_record  # noqa: E402
 from extractor.evaluate.score import values_equal  # noqa: E402
 from extractor.reconcile import implied_aux_facts, reconcile, slot_label  # noqa: E402
-from extractor.reconcile_eval import figure_kind, infer_decimals  # noqa: E402
-from extractor.repair import UNIT_FACTOR  # noqa: E402
+from extractor.reconcile.evaluation import figure_kind, infer_decimals  # noqa: E402
+from extractor.reconcile.repair import UNIT_FACTOR  # noqa: E402
 
 OUTCOMES = ("repaired", "flagged", "silent", "wrong")
 """``silent`` counts damage a check could have seen; damage smaller than the tightest

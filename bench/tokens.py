@@ -39,7 +39,7 @@ from extractor.chunk import count_tokens  # noqa: E402
 from extractor.core.settings import ModelSettings, Settings  # noqa: E402
 from extractor.core.types import DocumentData  # noqa: E402
 from extractor.extractors.model import ModelExtractor  # noqa: E402
-from extractor.extractors.routing import RoutingConfig  # noqa: E402
+from extractor.extractors.model.routing import RoutingConfig  # noqa: E402
 from extractor.ingest import iter_input_files  # noqa: E402
 from extractor.pipeline import prepare_document  # noqa: E402
 from extractor.prompts import load_prompts  # noqa: E402

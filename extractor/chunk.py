@@ -6,6 +6,13 @@ Chunks follow that outline so a prompt sees one coherent section and its heading
 (which the model router keys on). A table row is never split: a long table is cut on row
 boundaries and each piece repeats the table's header rows, so every piece can be read on
 its own.
+
+Tables the table layer read (``DocumentData.tables``: PDF and scanned pages) become compact
+Markdown tables: the title (and unit) as a heading, one header row naming each column by
+its header path (``本年支出/基本支出``), then one Markdown row per printed row. A model
+then sees a figure in its row and under its column instead of the text layer's regrouped
+lines, where a figure centred in a tall cell lands on the line above its label. Where the
+table's span in the text is known, the lines it covers are not chunked a second time.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from extractor.core.types import ChunkData, DocumentData
+from extractor.core.types import Cell, ChunkData, DocumentData, Table
+from extractor.normalize import normalize
 
 _PART_RE = re.compile(r"^\s*第[一二三四五六七八九十]+部分\s*\S")
 _L1_RE = re.compile(r"^\s*[一二三四五六七八九十]{1,3}[、.．]\s*\S")
@@ -182,8 +190,107 @@ def _pack(units: list[list[_Line]], header: list[list[_Line]], budget: int) -> l
     return pieces
 
 
+def _cell_text(cell: Cell | None) -> str:
+    if cell is None:
+        return ""
+    text = re.sub(r"\s+", "", normalize(cell.text).text) if cell.text.strip() else ""
+    return text.replace("|", "｜")
+
+
+def _header_rows(table: Table) -> int:
+    """Header rows as the table layer marked them, else the leading rows without a figure."""
+    if table.header_rows > 0:
+        return table.header_rows
+    n = 0
+    for row in table.rows():
+        figure = any(_NUM_CELL.match(re.sub(r"\s+", "", c.text)) and "." in c.text for c in row)
+        if figure or n >= _HEADER_SCAN:
+            break
+        n += 1
+    return n if n < table.n_rows else 0
+
+
+def markdown_rows(table: Table) -> tuple[str, list[str]]:
+    """The table as Markdown: the header line (with its separator) and one line per row.
+
+    A merged cell's text stands in its first grid position; the positions it covers are
+    empty, so every line has one field per column.
+    """
+    index: dict[tuple[int, int], Cell] = {(c.row, c.col): c for c in table.cells}
+    n_head = _header_rows(table)
+    paths: list[str] = []
+    for col in range(table.n_cols):
+        parts: list[str] = []
+        for row in range(n_head):
+            cell = table.cell(row, col)
+            text = _cell_text(cell)
+            if text and (not parts or parts[-1] != text):
+                parts.append(text)
+        paths.append("/".join(parts))
+    head = "| " + " | ".join(paths) + " |\n|" + "---|" * table.n_cols
+    lines = []
+    for row in range(n_head, table.n_rows):
+        fields = [_cell_text(index.get((row, col))) for col in range(table.n_cols)]
+        if any(fields):
+            lines.append("| " + " | ".join(fields) + " |")
+    return head, lines
+
+
+def _table_title(table: Table) -> str:
+    title = table.title or "表格"
+    return f"{title}（单位：{table.unit}）" if table.unit else title
+
+
+def table_chunks(doc: DocumentData, table: Table, budget: int, path: list[str]) -> list[ChunkData]:
+    """One table as Markdown chunks under ``budget``: split only between rows, each piece
+    with the title and the header line."""
+    head, lines = markdown_rows(table)
+    title = "### " + _table_title(table)
+    prefix = f"{title}\n{head}"
+    pages = table.pages or [table.page]
+    start, end = _table_span(doc, table)
+    units = [[_Line(start, end, prefix)], *([_Line(start, end, ln)] for ln in lines)]
+    header = [[_Line(start, end, prefix)]] if count_tokens(prefix) + 1 <= budget // 2 else []
+    pieces = _pack(units, header, budget)  # a header too wide to repeat opens the first piece only
+    out = []
+    for piece in pieces:
+        body = "\n".join(ln.text for ln in piece)
+        out.append(ChunkData(index=0, heading_path=[*path, _table_title(table)], kind="table",
+                             page_start=pages[0], page_end=pages[-1], start=start, end=end, text=body,
+                             tokens=count_tokens(body) + body.count("\n") + 1))
+    return out
+
+
+def _table_span(doc: DocumentData, table: Table) -> tuple[int, int]:
+    """The table's text span, else its pages' span of the document's text."""
+    if table.start is not None and table.end is not None:
+        return table.start, table.end
+    pages = table.pages or [table.page]
+    starts = doc.page_starts
+    first = starts[pages[0] - 1] if 0 < pages[0] <= len(starts) else 0
+    last = starts[pages[-1]] - 1 if pages[-1] < len(starts) else len(doc.normalized.text)
+    return first, max(first, last)
+
+
 def chunk_document(doc: DocumentData, budget: int) -> list[ChunkData]:
     """Chunks in document order; none over ``budget`` tokens (headers count)."""
+    chunks = _text_chunks(doc, budget)
+    if not doc.tables:
+        return chunks
+    covered = [(t.start, t.end) for t in doc.tables if t.start is not None and t.end is not None]
+    chunks = [c for c in chunks if not any(a <= c.start and c.end <= b for a, b in covered)]
+    for table in doc.tables:
+        start, _ = _table_span(doc, table)
+        above = [c for c in chunks if c.kind == "text" and c.start <= start]
+        path = list(above[-1].heading_path) if above else []
+        chunks.extend(table_chunks(doc, table, budget, path))
+    chunks.sort(key=lambda c: (c.start, c.kind != "table", c.end))
+    for i, chunk in enumerate(chunks):
+        chunk.index = i
+    return chunks
+
+
+def _text_chunks(doc: DocumentData, budget: int) -> list[ChunkData]:
     text = doc.normalized.text
     chunks: list[ChunkData] = []
     for block in _blocks(text):

@@ -17,7 +17,7 @@ import os
 import subprocess
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -29,11 +29,13 @@ from extractor.core.errors import ExtractorError, IngestError
 from extractor.core.records import Fact, FinalAccounts, assemble
 from extractor.core.settings import Settings
 from extractor.core.types import DocumentData, ExtractionResult, Extractor
+from extractor.extractors.rules import RulesExtractor
 from extractor.ingest import MEDIA_TYPES, place_tables, read_document, sha256_of
 from extractor.normalize import normalize_pages
 from extractor.ocr import OcrEngine
 from extractor.progress import progress_bar
-from extractor.reconcile import reconcile
+from extractor.reconcile.document import reconcile_document
+from extractor.reconcile.labels import admit
 from extractor.store import CheckResult as StoredCheck
 from extractor.store import Repair as StoredRepair
 from extractor.store import Run, RunDocument, Store
@@ -326,25 +328,32 @@ def _extract_one(doc: DocumentData, store: Store, run_id: int, plan: RunPlan,
                                                        status="failed", notes=[reason],
                                                        stats=dict(result.stats)), [])
         return DocumentOutcome(doc.doc_id, doc.sha256, "failed", notes=[reason])
-    facts = result.facts
+    admitted = admit(result.facts, doc)  # both extractors: evidence must name its field
+    facts = admitted.facts
+    notes = [*result.notes, *filter(None, [admitted.note()])]
     if facts and plan.reconcile and reconciler is not None:
         facts = reconciler(store, run_id, doc, facts)
     status = "done" if facts else "empty"
     stats: dict[str, Any] = dict(result.stats)
+    stats["unlabelled_values"] = len(admitted.rejected)
+    if admitted.rejected:
+        stats["unlabelled"] = [asdict(r) for r in admitted.rejected[:50]]
     store.save_document_result(run_id, RunDocument(run_id=run_id, document=doc.sha256, status=status,
-                                                   notes=result.notes, stats=stats), facts)
-    return DocumentOutcome(doc.doc_id, doc.sha256, status, facts, result.notes)
+                                                   notes=notes, stats=stats), facts)
+    return DocumentOutcome(doc.doc_id, doc.sha256, status, facts, notes)
 
 
 def predictions(store: Store, run_id: int) -> dict[str, FinalAccounts]:
-    """Contract records of a run's documents (failed ones left out), with check status and
-    the optional ``evidence`` extension (so exported files can be checked by ``eval``)."""
+    """Contract records of a run's documents (failed ones left out), with check status,
+    document findings and the ``evidence`` extension (so exported files can be checked)."""
     out = {}
     for rd in store.run_documents(run_id):
         doc = store.find_document(rd.document)
         if doc is None or rd.status == "failed":
             continue
-        out[doc.doc_id] = assemble(doc.doc_id, store.facts(run_id, rd.document), with_evidence=True)
+        record = assemble(doc.doc_id, store.facts(run_id, rd.document), with_evidence=True)
+        record.document_findings = [f for _, f in store.findings(run_id, rd.document)]
+        out[doc.doc_id] = record
     return out
 
 
@@ -365,7 +374,9 @@ def reconcile_stage(store: Store, run_id: int, doc: DocumentData, facts: list[Fa
 
     The latest finished run of *another* extractor on the same document supplies second
     readings (rules vs model): agreement can verify a value, and a differing reading is
-    a repair candidate that the checks must still prove.
+    a repair candidate that the checks must still prove. A model run with no such run
+    gets the rules extractor's reading (a few hundredths of a second), so a figure the
+    model took from the wrong sentence is not left unchecked.
     """
     run = store.get_run(run_id)
     sources = (run.inputs or {}).get("second_sources")
@@ -374,7 +385,11 @@ def reconcile_stage(store: Store, run_id: int, doc: DocumentData, facts: list[Fa
         alternates = store.facts(int(source), doc.sha256) if source is not None else []
     else:  # a run stored before second sources were recorded
         alternates = store.other_extractor_facts(doc.sha256, run.extractor, run_id)
-    result = reconcile(facts, alternates=alternates or None)
+    if not alternates and run.extractor != RulesExtractor.name:
+        alternates = admit(RulesExtractor().extract(doc).facts, doc).facts
+    done = reconcile_document(doc, facts, alternates=alternates or None)
+    result = done.result
+    store.save_findings(run_id, doc.sha256, done.findings)
     store.save_checks(
         run_id, doc.sha256,
         [StoredCheck(run_id=run_id, document=doc.sha256, rule=c.rule, name=c.name, passed=c.passed,

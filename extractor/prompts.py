@@ -35,8 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from extractor.chunk import count_tokens
 from extractor.core.errors import PromptError
 from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText
-from extractor.extractors.model_evidence import reply_facts
-from extractor.extractors.model_schemas import SECTIONS
+from extractor.extractors.model.evidence import reply_facts
+from extractor.extractors.model.schemas import SECTIONS
 from extractor.normalize import normalize
 
 SHARED_FILE = "_shared.yaml"

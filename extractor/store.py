@@ -26,7 +26,7 @@ from sqlalchemy.exc import (
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from extractor.core.errors import ConfigError, NotFoundError, StoreError
-from extractor.core.records import CheckStatus, Evidence, Fact
+from extractor.core.records import CheckStatus, DocumentFinding, Evidence, Fact
 from extractor.core.types import ChunkData, DocumentData, NormalizedText, PageText, Table
 from extractor.database import (
     SQLITE_BUSY_TIMEOUT_S,
@@ -39,6 +39,7 @@ from extractor.database import (
     serialize_sqlite_writers,
     unpack_offsets,
 )
+from extractor.store_findings import DocumentFindingRow, load_findings, save_findings
 from extractor.store_tables import DocCell, DocTable, load_tables, save_tables
 
 
@@ -448,6 +449,17 @@ class Store:
             s.add_all(checks)
             s.add_all(repairs)
 
+    def save_findings(self, run_id: int, document: str, findings: Sequence[DocumentFinding]) -> None:
+        """Replace a document's findings about the report in a run (re-reconciling must not
+        duplicate them)."""
+        with self.session() as s:
+            save_findings(s, run_id, document, findings)
+
+    def findings(self, run_id: int, document: str | None = None) -> list[tuple[str, DocumentFinding]]:
+        """(document sha256, finding) of a run, in the order stored."""
+        with self.session() as s:
+            return load_findings(s, run_id, document)
+
     def checks(self, run_id: int, document: str | None = None) -> list[CheckResult]:
         with self.session() as s:
             query = select(CheckResult).where(CheckResult.run_id == run_id)
@@ -505,8 +517,8 @@ class Store:
 
     def info(self) -> dict[str, int]:
         """Rows per table, for ``extractor db info``."""
-        tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, DocTable, DocCell, Run,
-                                              Record, CheckResult, Repair, ModelCall, Failure)
+        tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, DocTable, DocCell, Run, Record,
+                                              CheckResult, Repair, DocumentFindingRow, ModelCall, Failure)
         with self.session() as s:
             return {str(t.__tablename__): int(s.exec(select(func.count()).select_from(t)).one())
                     for t in tables}

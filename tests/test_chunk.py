@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from extractor.chunk import count_tokens
+from extractor.chunk import chunk_document, count_tokens
+from extractor.core.types import Cell, DocumentData, PageText, Table
+from extractor.normalize import normalize_pages
 from tests.conftest import SAMPLE_IDS, text_document
 
 
@@ -57,3 +59,46 @@ def test_chunk_offsets_point_into_the_normalized_text() -> None:
 def test_token_estimate_counts_cjk_per_character() -> None:
     assert count_tokens("收入支出") == 4
     assert count_tokens("1723.66") == 3
+
+
+def _pdf_doc_with_table(rows: int) -> DocumentData:
+    """A two-page PDF-like document whose page 2 holds a table the table layer read."""
+    pages = [PageText(1, "第二部分 部门决算表\n一、收入支出决算总表\n", "text-layer"),
+             PageText(2, "收入支出决算总表 单位：万元 项目 决算数 ...\n", "text-layer")]
+    norm, starts = normalize_pages(pages)
+    doc = DocumentData("t", "t.pdf", "t", "application/pdf", pages, norm, starts)
+    grid = [["收入", "", "支出", ""], ["项目", "决算数", "项目", "决算数"]]
+    grid += [[f"{i}、收入项目{i}", f"{i},000.50", f"{i}、支出项目{i}", ""] for i in range(1, rows + 1)]
+    cells = [Cell(row=r, col=c, text=t, bbox=(c * 50.0, r * 20.0, c * 50.0 + 50, r * 20.0 + 20),
+                  col_span=2 if r == 0 and c in {0, 2} else 1)
+             for r, row in enumerate(grid) for c, t in enumerate(row) if not (r == 0 and c in {1, 3})]
+    doc.tables = [Table(index=0, page=2, cells=cells, n_rows=len(grid), n_cols=4,
+                        title="收入支出决算总表", unit="万元", pages=[2])]
+    return doc
+
+
+def test_a_table_becomes_a_markdown_chunk_with_title_and_header_path() -> None:
+    doc = _pdf_doc_with_table(3)
+    chunks = chunk_document(doc, 1200)
+    tables = [c for c in chunks if c.kind == "table"]
+    assert len(tables) == 1
+    lines = tables[0].text.split("\n")
+    assert lines[0] == "### 收入支出决算总表（单位：万元）"
+    assert lines[1] == "| 收入/项目 | 收入/决算数 | 支出/项目 | 支出/决算数 |"
+    assert lines[3] == "| 1、收入项目1 | 1000.50 | 1、支出项目1 |  |"  # figure normalized, blank kept
+    assert tables[0].page_start == 2 and tables[0].heading_path[-1] == "收入支出决算总表（单位：万元）"
+
+
+def test_a_long_table_is_split_between_rows_with_its_header_repeated() -> None:
+    doc = _pdf_doc_with_table(60)
+    pieces = [c for c in chunk_document(doc, 300) if c.kind == "table"]
+    assert len(pieces) > 2
+    rows_seen: list[str] = []
+    for piece in pieces:
+        lines = piece.text.split("\n")
+        assert lines[0] == "### 收入支出决算总表（单位：万元）"
+        assert lines[1] == "| 收入/项目 | 收入/决算数 | 支出/项目 | 支出/决算数 |"
+        assert count_tokens(piece.text) <= 300
+        rows_seen += lines[3:]
+        assert all(ln.startswith("| ") and ln.endswith(" |") and ln.count(" | ") == 3 for ln in lines[3:])
+    assert len(rows_seen) == 60 and len(set(rows_seen)) == 60  # every row once, none cut

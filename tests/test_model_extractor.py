@@ -19,15 +19,15 @@ from extractor.backends.openai_compat import make_backend
 from extractor.core.settings import ModelSettings, Price, Settings
 from extractor.core.types import ChunkData, DocumentData
 from extractor.extractors.model import ModelExtractor
-from extractor.extractors.model_calls import planned_call
-from extractor.extractors.model_evidence import (
+from extractor.extractors.model.calls import planned_call
+from extractor.extractors.model.evidence import (
     clean_name,
     locate,
     name_in,
     read_value,
     readable,
 )
-from extractor.extractors.model_schemas import SECTIONS, Cited, schema_hash
+from extractor.extractors.model.schemas import SECTIONS, Cited, schema_hash
 from extractor.prompts import Prompt, load_prompts, section_of_message, user_message
 from extractor.store import ModelCall, Store
 from extractor.testing import FAULT_KINDS, FakeOpenAI, FaultPlan, Reply

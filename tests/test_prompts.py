@@ -18,8 +18,8 @@ import yaml
 from extractor.chunk import count_tokens
 from extractor.core.errors import PromptError
 from extractor.core.settings import Settings
-from extractor.extractors.model_schemas import SECTIONS
-from extractor.extractors.routing import RoutingConfig, batches, routed, split
+from extractor.extractors.model.routing import RoutingConfig, batches, routed, split
+from extractor.extractors.model.schemas import SECTIONS
 from extractor.prompts import (
     Prompt,
     load_prompts,

@@ -17,12 +17,13 @@ from extractor.reconcile import (
     CheckResult,
     ReconcileOptions,
     ReconcileResult,
+    default_catalog,
     format_checks,
     reconcile,
     reconcile_record,
     slot_label,
 )
-from extractor.reconcile_rules import RULES, RuleKind
+from extractor.reconcile.catalog import RuleKind
 
 GOLD_DIR = Path(__file__).resolve().parents[1] / "eval" / "gold"
 GOLD_FILES = sorted(GOLD_DIR.glob("*.json"))
@@ -184,7 +185,7 @@ def synthetic(rule_id: str) -> list[Fact]:
 
 def test_every_rule_applies_to_some_gold_file() -> None:
     applied = {c.rule for p in GOLD_FILES for c in reconcile(enriched(p.stem)).checks}
-    assert {r.id for r in RULES} - applied == set(SYNTHETIC)
+    assert {r.id for r in default_catalog().rules} - applied == set(SYNTHETIC)
     for rule_id in SYNTHETIC:
         (check,) = reconcile(synthetic(rule_id)).checks
         assert check.rule == rule_id and check.passed
@@ -212,7 +213,7 @@ def _damage_for(check: CheckResult) -> float:
     return 0 if first.value else 5
 
 
-@pytest.mark.parametrize("rule", [r.id for r in RULES])
+@pytest.mark.parametrize("rule", [r.id for r in default_catalog().rules])
 def test_damaged_copy_fails_with_the_figure_named(rule: str) -> None:
     facts, check = _first_check(rule)
     target = check.figures[0]

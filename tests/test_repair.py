@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractor.repair import (
+from extractor.reconcile.repair import (
     DIGIT_CONFUSIONS,
     Candidate,
     dedupe,

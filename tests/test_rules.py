@@ -13,7 +13,7 @@ from extractor.core.types import DocumentData, Extractor, PageText
 from extractor.evaluate.schema import load_dir
 from extractor.evaluate.score import score_dirs
 from extractor.extractors import RulesExtractor
-from extractor.extractors.rules_patterns import BLANK_ZERO, DERIVED, NARRATIVE, RESTATED, TABLE, build_view
+from extractor.extractors.rules.patterns import BLANK_ZERO, DERIVED, NARRATIVE, RESTATED, TABLE, build_view
 from extractor.normalize import normalize_pages
 from extractor.reconcile import reconcile
 from tests.conftest import GOLD, SAMPLE_IDS, sample_text, text_document
@@ -442,3 +442,32 @@ def test_end_to_end_f1_against_gold() -> None:
     assert report.overall.f1 is not None and report.overall.f1 >= 0.97, report.errors()
     for doc_id, counts in report.by_document.items():
         assert counts.f1 is not None and counts.f1 >= 0.95, doc_id
+
+
+
+def test_domestic_reception_alone_is_the_reception_count() -> None:
+    text = (TITLE + "七、财政拨款“三公”经费支出决算情况说明\n"
+            "3、公务接待费支出0.02万元。其中：国内公务接待支出0.02万元。全年国内公务接待1批次，5人次。\n")
+    got = values(extract(text))
+    assert (got["three_public.reception_batches"], got["three_public.reception_persons"]) == (1, 5)
+    abroad = text.replace("。\n", "；外宾接待2批次，8人次。\n")
+    assert "three_public.reception_batches" not in values(extract(abroad))
+
+
+def test_the_awarded_to_smes_wording_of_another_template_is_read_once_stated() -> None:
+    text = (TITLE + "十一、其他重要事项的情况说明\n（二）政府采购支出情况\n"
+            "政府采购支出总额289.32万元。在政府采购项目中，由中小\n企业供应商中标或成交的，采购金额276.32万元。\n")
+    assert values(RulesExtractor().read(make_doc(text)))["procurement.sme_awarded"] == pytest.approx(276.32)
+    parts = text.replace("。\n", "；在其他政府采购项目中，由中小企业供应商中标或成交的，采购金额4.79万元。\n")
+    assert "procurement.sme_awarded" not in values(RulesExtractor().read(make_doc(parts)))  # parts
+
+
+def test_a_project_scored_without_a_review_heading() -> None:
+    text = (TITLE + "十、预算绩效管理情况\n2023年度本部门组织对2个项目开展绩效自评，情况如下：\n"
+            "1、财政投资评审经费项目自评得分84.26分，全年预算数329.93万元，执行数283.44万元。\n"
+            "2、法律顾问经费项目自评得分98分，全年预算数12.09万元，执行数12.08万元。\n")
+    facts = RulesExtractor().read(make_doc(text))
+    got = {(f.field, (f.key or {}).get("name")): f.value for f in facts if f.field.startswith("performance")}
+    assert got[("performance_projects.score", "财政投资评审经费")] == 84.26
+    assert got[("performance_projects.executed", "法律顾问经费")] == 12.08
+    assert got[("performance_projects.budget", "财政投资评审经费")] == 329.93

@@ -54,6 +54,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("checks", help="passing and failing numeric checks of a run or document")
     p.add_argument("target", help="run id, or a document (doc id / SHA prefix: its latest run)")
     p.add_argument("--failed", action="store_true", help="only failing checks")
+    p.add_argument("--coverage", action="store_true",
+                   help="per contract field, the share of values no check and no second reading touches")
     add_json_flag(p)
     p.set_defaults(handler=cmd_checks)
 
@@ -256,17 +258,30 @@ def _resolve_checks_target(store: Store, target: str) -> tuple[int, str | None]:
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
+    """Document findings (the report contradicts itself) and extraction flags (doubts
+    about our reading) in separate sections, then every check and repair."""
+    from extractor.core.records import AUX_PREFIX, CheckStatus, primary_facts
     from extractor.summary import counts_line, run_counts, total
 
     store = open_store(settings_from(args))
     run_id, document = _resolve_checks_target(store, args.target)
     names = {d.sha256: d.doc_id for d in store.documents()}
     checks = store.checks(run_id, document)
+    if args.coverage:
+        return _print_coverage(store, run_id, document, checks)
+    report = store.findings(run_id, document)
+    flagged = [(rd.document, f) for rd in store.run_documents(run_id) if document in (None, rd.document)
+               for f in primary_facts(store.facts(run_id, rd.document))
+               if f.status == CheckStatus.FLAGGED and not f.field.startswith(AUX_PREFIX)]
     shown = [c for c in checks if not (args.failed and c.passed)]
     repairs = store.repairs(run_id, document)
     findings = total(run_counts(store, run_id, document))
     if args.json:
         print_json({"run": run_id, "document": document, "findings": findings.as_dict(),
+                    "document_findings": [{"document": names.get(sha, sha), **f.model_dump(mode="json")}
+                                          for sha, f in report],
+                    "flags": [{"document": names.get(sha, sha), "field": f.field, "key": f.key,
+                               "value": f.value} for sha, f in flagged],
                     "passing": sum(c.passed for c in checks),
                     "failing": sum(not c.passed for c in checks),
                     "checks": [{"document": names.get(c.document, c.document), "rule": c.rule,
@@ -275,8 +290,18 @@ def cmd_checks(args: argparse.Namespace) -> int:
                                  "before": r.before, "after": r.after, "rule": r.rule,
                                  "evidence": r.evidence} for r in repairs]})
         return 0
-    print(f"run {run_id}: {sum(c.passed for c in checks)} passing, "
-          f"{sum(not c.passed for c in checks)} failing checks")
+    print(f"== document findings (the report disagrees with itself): {len(report)}")
+    for sha, f in report:
+        print(f"FINDING  {names.get(sha, sha[:12])}  {f.kind}: {f.message}")
+        for st in f.statements:
+            quote = (st.quote or "").replace("\n", " ")[:80]
+            print(f"           page {st.page if st.page is not None else '-'}: {st.value}  «{quote}»")
+    print(f"\n== extraction flags (values we could not confirm): {len(flagged)}")
+    for sha, fact in flagged:
+        key = "/".join(v for v in (fact.key or {}).values() if v)
+        print(f"FLAGGED  {names.get(sha, sha[:12])}  {fact.field}{f'[{key}]' if key else ''} = {fact.value}")
+    print(f"\n== checks: run {run_id}: {sum(c.passed for c in checks)} passing, "
+          f"{sum(not c.passed for c in checks)} failing")
     print(f"findings: {counts_line(findings)}")
     for c in shown:
         detail = c.detail or {}
@@ -286,6 +311,20 @@ def cmd_checks(args: argparse.Namespace) -> int:
     for r in repairs:
         print(f"REPAIRED {names.get(r.document, r.document[:12])} {r.slot}: {r.before} -> {r.after} "
               f"({r.rule}; {json.dumps(r.evidence, ensure_ascii=False)})")
+    return 0
+
+
+def _print_coverage(store: Store, run_id: int, document: str | None, checks: list[Any]) -> int:
+    from extractor.reconcile.coverage import coverage, format_coverage, merge
+
+    rows = []
+    for rd in store.run_documents(run_id):
+        if document not in (None, rd.document):
+            continue
+        mine = [c.detail or {} for c in checks if c.document == rd.document]
+        rows += coverage(store.facts(run_id, rd.document), mine)
+    print(f"coverage of run {run_id}: values no check and no second reading touches")
+    print(format_coverage(merge(rows)))
     return 0
 
 

@@ -138,13 +138,36 @@ class CheckStatus(StrEnum):
     UNCHECKED = "unchecked"
 
 
+class FindingStatement(BaseModel):
+    """One printed statement a document finding rests on."""
+
+    model_config = ConfigDict(extra="forbid")
+    quote: str | None = None
+    page: int | None = None
+    value: float | int | str | None = None
+
+
+class DocumentFinding(BaseModel):
+    """Something wrong with the report itself (its own statements disagree, a total is not
+    its parts, a mandatory table is missing…), as opposed to a doubt about our reading."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    """``figure_printed_differently``, ``total_not_sum``, ``year_inconsistent``,
+    ``department_inconsistent``, ``mandatory_table_missing`` or ``wording_contradicts_figures``."""
+    fields: list[str] = Field(default_factory=list)
+    statements: list[FindingStatement] = Field(default_factory=list)
+    message: str
+
+
 class FinalAccounts(_Section):
     """One document's figures in the contract shape (gold file or prediction file).
 
-    ``check_status`` and ``evidence`` are optional extensions for predictions, keyed by
-    slot path (see :func:`slot_path`): the extractor's verdict on each value, and where it
-    was read (quote, page, offsets into the stored normalized text, cell bbox). Gold files
-    leave them out; the scorer checks the evidence against the stored document.
+    ``check_status``, ``evidence`` and ``document_findings`` are optional extensions for
+    predictions: slot path (see :func:`slot_path`) -> status, slot path -> where the value
+    was read (quote, page, offsets into the stored normalized text, cell bbox; the scorer
+    checks it against the stored document), and findings about the report itself. Gold
+    files leave them out.
     """
 
     format: Literal["final_accounts/v1"] = FORMAT
@@ -165,10 +188,12 @@ class FinalAccounts(_Section):
     performance_projects: list[PerformanceProject] = Field(default_factory=list)
     check_status: dict[str, CheckStatus] | None = None
     evidence: dict[str, Evidence] | None = None
+    document_findings: list[DocumentFinding] | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The contract JSON (aliases such as ``class``; absent extensions left out)."""
-        absent = {k for k in ("check_status", "evidence") if getattr(self, k) is None}
+        """The contract JSON (aliases such as ``class``; optional extensions only when present)."""
+        absent = {name for name in ("check_status", "evidence", "document_findings")
+                  if getattr(self, name) is None}
         return self.model_dump(mode="json", by_alias=True, exclude_none=False, exclude=absent)
 
 
@@ -237,7 +262,8 @@ def iter_scalar_slots(record: FinalAccounts) -> Iterator[Slot]:
     """Every non-list scalar slot, including ``meta``."""
     data = record.model_dump(by_alias=True)
     for section, value in data.items():
-        if section in {"format", "doc_id", "check_status", "evidence", "performance_projects"}:
+        if section in {"format", "doc_id", "check_status", "evidence", "document_findings",
+                       "performance_projects"}:
             continue
         if isinstance(value, dict):
             for name, inner in value.items():

@@ -108,7 +108,8 @@ class Table:
     :class:`Table` whose ``pages`` lists every page it covers (``continued`` marks a part
     that continues the previous page's table when the parts are kept apart). ``title`` is
     the line printed above it (``收入支出决算总表``), ``unit`` the unit line (``万元``/``元``).
-    ``source`` is ``text-layer``, ``ocr`` or ``text`` (rows of a plain-text input).
+    ``source`` is ``text-layer``, ``ocr`` or ``text`` (rows of a plain-text input), or
+    ``text-layout`` (space-aligned plain text: a cell's column is its place in its row).
     ``start``/``end`` index the document's normalized text where the table's text lies,
     when known, so facts read from cells can also cite offsets.
     """

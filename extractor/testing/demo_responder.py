@@ -26,8 +26,8 @@ from typing import Any
 from extractor.chunk import chunk_document
 from extractor.core.records import Fact, field_kind, primary_facts
 from extractor.core.types import DocumentData, PageText
-from extractor.extractors.model_evidence import ZERO_PHRASES
-from extractor.extractors.model_schemas import SECTIONS
+from extractor.extractors.model.evidence import ZERO_PHRASES
+from extractor.extractors.model.schemas import SECTIONS
 from extractor.extractors.rules import RulesExtractor
 from extractor.normalize import normalize_pages
 from extractor.numbers import NUMBER_RE, UNIT_FACTORS, parse_decimal

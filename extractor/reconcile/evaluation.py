@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from extractor.core.records import AUX_PREFIX, field_kind
-from extractor.reconcile_rules import ZERO_BELOW, CheckSpec, RuleKind, SlotId, condition_holds
+from extractor.reconcile.catalog import ZERO_BELOW, CheckSpec, RuleKind, SlotId, condition_holds
 
 EPS = 1e-9
 

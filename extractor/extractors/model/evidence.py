@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from extractor.core.records import Evidence, Fact, field_kind
 from extractor.core.types import ChunkData, DocumentData
-from extractor.extractors.model_schemas import Cited, CitedSlot, reply_rows, scalar_slots
+from extractor.extractors.model.schemas import Cited, CitedSlot, reply_rows, scalar_slots
 from extractor.normalize import normalize
 from extractor.numbers import NUMBER_RE, UNIT_FACTORS, NumberFormatError, parse_decimal, to_float
 

@@ -2,9 +2,10 @@
 repair what the checks prove, flag what they cannot.
 
 A final-accounts report states most figures twice and their sums many times; the
-catalog in :mod:`extractor.reconcile_rules` lists those redundancies. :func:`reconcile`
+catalog (:class:`~extractor.reconcile.catalog.Catalog`, data per document type) lists
+those redundancies. :func:`reconcile`
 evaluates them over one document's facts, then repairs conservatively: a value changes
-only to a candidate from :mod:`extractor.repair` (another copy, another extractor, an OCR
+only to a candidate from :mod:`extractor.reconcile.repair` (another copy, another extractor, an OCR
 slip, a unit slip) that makes every check touching it pass, and only when no other
 candidate explains the failing check as well. Everything else involved in a failing
 check is flagged, so a value that is not flagged can be trusted.
@@ -17,32 +18,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 from extractor.core.records import LIST_KEYS, CheckStatus, Fact, FinalAccounts, facts_from_record
-from extractor.reconcile_eval import (
-    Evaluation,
-    Figure,
-    decimals_of,
-    evaluate,
-    figure_kind,
-    half_unit,
-    value_places,
-)
-from extractor.reconcile_models import (
-    CHECKED_KINDS,
-    CheckResult,
-    FigureRef,
-    ReconcileOptions,
-    ReconcileResult,
-    Repair,
-    fmt_number,
-    format_checks,
-    is_number,
-)
-from extractor.reconcile_rules import (
-    RULES,
+from extractor.doctypes import FINAL_ACCOUNTS
+from extractor.reconcile.book import Book, slot_label
+from extractor.reconcile.catalog import (
     SAME_RULE,
+    Catalog,
     CheckSpec,
     RuleKind,
     SlotId,
@@ -50,114 +34,18 @@ from extractor.reconcile_rules import (
     condition_holds,
     instantiate,
 )
-from extractor.repair import Candidate, dedupe, ocr_candidates
+from extractor.reconcile.evaluation import Evaluation, Figure, decimals_of, evaluate, half_unit
+from extractor.reconcile.models import (
+    CheckResult,
+    ReconcileOptions,
+    ReconcileResult,
+    Repair,
+    fmt_number,
+)
+from extractor.reconcile.repair import Candidate, dedupe, ocr_candidates
 
 PINNING = (RuleKind.SUM, RuleKind.SAME, RuleKind.RATIO)
 """Kinds whose passing proves a value (bounds and zero tests only catch gross damage)."""
-
-
-# --------------------------------------------------------------------------- the book
-
-
-@dataclass
-class _Witness:
-    slot: SlotId
-    target: SlotId
-    fact: Fact
-    role: str
-
-
-class _Book:
-    """Current values of every figure: findings per slot and their witnesses."""
-
-    def __init__(self, facts: list[Fact], alternates: list[Fact]) -> None:
-        self.primary: dict[SlotId, Fact] = {}
-        self.figures: dict[SlotId, Figure] = {}
-        self.witnesses: dict[SlotId, list[_Witness]] = {}
-        groups: dict[SlotId, list[Fact]] = {}
-        for fact in facts:
-            groups.setdefault(fact.slot_id(), []).append(fact)
-        for sid, group in groups.items():
-            best = group[0]
-            for fact in group[1:]:
-                if fact.priority > best.priority:
-                    best = fact
-            if not is_number(best.value) or figure_kind(sid[0]) not in CHECKED_KINDS:
-                continue
-            self.primary[sid] = best
-            self.figures[sid] = _figure(best, sid)
-            for fact in group:
-                if fact is not best and is_number(fact.value):
-                    self._add_witness(sid, fact, "mention")
-        for fact in alternates:
-            sid = fact.slot_id()
-            if sid in self.primary and is_number(fact.value):
-                self._add_witness(sid, fact, "alternate")
-        self.original = dict(self.figures)
-
-    def _add_witness(self, target: SlotId, fact: Fact, role: str) -> None:
-        ws = self.witnesses.setdefault(target, [])
-        sid: SlotId = (f"@{role}", (*target[1], target[0], str(len(ws))))
-        ws.append(_Witness(sid, target, fact, role))
-        self.figures[sid] = _figure(fact, target)
-
-    def witness(self, sid: SlotId) -> _Witness | None:
-        if not sid[0].startswith("@"):
-            return None
-        target: SlotId = (sid[1][-2], sid[1][:-2])
-        return self.witnesses[target][int(sid[1][-1])]
-
-    def look(self, sid: SlotId) -> Figure | None:
-        return self.figures.get(sid)
-
-    def label(self, sid: SlotId) -> str:
-        w = self.witness(sid)
-        if w is not None:
-            return f"{self.label(w.target)} ({w.role}: {w.fact.extractor})"
-        return slot_label(sid)
-
-    def ref(self, sid: SlotId) -> FigureRef:
-        fig = self.figures[sid]
-        w = self.witness(sid)
-        fact = w.fact if w else self.primary[sid]
-        target = w.target if w else sid
-        return FigureRef(slot=self.label(sid), field=target[0], key=fact.key, value=fig.value,
-                         decimals=fig.decimals, role=w.role if w else "finding", extractor=fact.extractor,
-                         quote=fact.evidence.quote if fact.evidence else None)
-
-
-def _figure(fact: Fact, sid: SlotId) -> Figure:
-    assert isinstance(fact.value, int | float)
-    kind = figure_kind(sid[0])
-    return Figure(float(fact.value), printed_decimals(fact, kind), kind)
-
-
-def printed_decimals(fact: Fact, kind: str) -> int | None:
-    """Decimals of the value in its own unit (万元 for amounts).
-
-    Extractors record the decimals as printed, in the printed unit: 55923963.72元 has 2,
-    which are 6 in 万元. The unit is read from ``raw`` when it names one; otherwise the
-    value's own decimals are a floor, which a converted 元 figure shows (a round one,
-    60000.00元 = 6 万元, keeps the looser 2 — safe, never a false flag).
-    """
-    if fact.decimals is None or kind != "amount" or not isinstance(fact.value, int | float):
-        return fact.decimals
-    raw = fact.raw or ""
-    if "亿元" in raw:
-        return fact.decimals - 4
-    if "元" in raw.replace("万元", ""):
-        return fact.decimals + 4
-    return max(fact.decimals, value_places(float(fact.value)))
-
-
-def slot_label(sid: SlotId) -> str:
-    """``general_budget.items[卫生健康/行政事业单位医疗/行政单位医疗].actual`` for a list slot."""
-    fld, key = sid
-    if not key:
-        return fld
-    head, leaf = fld.rsplit(".", 1)
-    name = "/".join(k for k in key if k)
-    return f"{head}[{name}].{leaf}"
 
 
 # --------------------------------------------------------------------------- the engine
@@ -171,7 +59,7 @@ class _Hypothesis:
 
 
 class _Engine:
-    def __init__(self, book: _Book, specs: list[CheckSpec], options: ReconcileOptions) -> None:
+    def __init__(self, book: Book, specs: list[CheckSpec], options: ReconcileOptions) -> None:
         self.book, self.specs, self.options = book, specs, options
         self.touch: dict[SlotId, list[int]] = {}
         for i, spec in enumerate(specs):
@@ -318,12 +206,16 @@ def _verdicts(engine: _Engine, evals: list[Evaluation]) -> Verdicts:
     than the failing check's gap (a stated share that disagrees with two figures both
     closing their sums exonerates them and blames the share). Another extractor's
     agreement verifies but never exonerates: both may have read the same damaged digits.
+    A check over figures read from one printed number (one quote cited for two fields,
+    one cell read twice) confirms nothing: it neither verifies nor exonerates.
     """
     book, specs, limit = engine.book, engine.specs, engine.options.verify_limit
     pins: dict[SlotId, list[tuple[int, float]]] = {}
     verified: set[SlotId] = set()
     for i, ev in enumerate(evals):
         if not (ev.applicable and ev.passed and specs[i].rule.kind in PINNING):
+            continue
+        if not book.independent(specs[i].participants):
             continue
         for sid in specs[i].participants:
             res = ev.resolution(sid)
@@ -369,24 +261,30 @@ def _blame(spec: CheckSpec, ev: Evaluation, pins: dict[SlotId, list[tuple[int, f
     return suspects or parts
 
 
-def _from_alternate(book: _Book, spec: CheckSpec) -> bool:
+def _from_alternate(book: Book, spec: CheckSpec) -> bool:
     if spec.rule.kind is not RuleKind.SAME:
         return False
     w = book.witness(spec.rhs[0])
     return w is not None and w.role == "alternate"
 
 
+@cache
+def default_catalog() -> Catalog:
+    """The ``final_accounts/v1`` catalog (``extractor/doctypes/final_accounts/rules.yaml``)."""
+    return Catalog.load(FINAL_ACCOUNTS / "rules.yaml")
+
+
 def reconcile(facts: list[Fact], *, alternates: list[Fact] | None = None,
-              options: ReconcileOptions | None = None) -> ReconcileResult:
+              options: ReconcileOptions | None = None, catalog: Catalog | None = None) -> ReconcileResult:
     """Check, repair and classify one document's facts (several per slot allowed: the
     highest priority is the finding, the rest are mentions). ``alternates`` are another
     extractor's facts for the same document: second sources and repair candidates.
     Returns copies of ``facts`` with status set and repaired values changed."""
     opts = options or ReconcileOptions()
     work = [f.model_copy(deep=True) for f in facts]
-    book = _Book(work, [f.model_copy(deep=True) for f in alternates or []])
+    book = Book(work, [f.model_copy(deep=True) for f in alternates or []])
     index = SlotIndex(s for s in book.figures if not s[0].startswith("@"))
-    specs = instantiate(RULES, index)
+    specs = instantiate(catalog or default_catalog(), index)
     specs += [CheckSpec(SAME_RULE, target, (w.slot,)) for target, ws in book.witnesses.items() for w in ws]
     engine = _Engine(book, specs, opts)
     rounds = 0
@@ -399,7 +297,7 @@ def reconcile(facts: list[Fact], *, alternates: list[Fact] | None = None,
     return ReconcileResult(facts=work, checks=checks, repairs=engine.repairs)
 
 
-def _set_statuses(book: _Book, repairs: list[Repair], verified: set[SlotId], flagged: set[SlotId]) -> None:
+def _set_statuses(book: Book, repairs: list[Repair], verified: set[SlotId], flagged: set[SlotId]) -> None:
     for sid, fact in book.primary.items():
         fig, orig = book.figures[sid], book.original[sid]
         if fig.value != orig.value:
@@ -421,7 +319,7 @@ def _set_statuses(book: _Book, repairs: list[Repair], verified: set[SlotId], fla
                                  CheckStatus.VERIFIED if w.slot in verified else CheckStatus.UNCHECKED)
 
 
-def _value_of(book: _Book, sid: SlotId) -> float | None:
+def _value_of(book: Book, sid: SlotId) -> float | None:
     fig = book.look(sid)
     return None if fig is None else fig.value
 
@@ -446,28 +344,31 @@ def _result(engine: _Engine, i: int, ev: Evaluation, blamed: list[SlotId]) -> Ch
         gap += "; precondition assumed (it rests on a flagged figure)"
     return CheckResult(rule=spec.rule.id, name=spec.rule.name_zh, kind=kind.value, passed=ev.passed,
                        figures=figures, expected=ev.expected, actual=ev.actual, difference=ev.difference,
-                       tolerance=ev.tolerance, blamed=[book.label(s) for s in blamed], summary=text + gap)
+                       tolerance=ev.tolerance, blamed=[book.label(s) for s in blamed], summary=text + gap,
+                       independent=book.independent(spec.participants))
 
 
 # --------------------------------------------------------------------------- conveniences
 
 
 def reconcile_record(record: FinalAccounts, *, alternates: FinalAccounts | None = None,
-                     options: ReconcileOptions | None = None) -> ReconcileResult:
+                     options: ReconcileOptions | None = None, catalog: Catalog | None = None
+                     ) -> ReconcileResult:
     """Reconcile a contract file (gold or prediction): ``extractor checks`` on a JSON file."""
     alt = facts_from_record(alternates, "alternate") if alternates is not None else None
-    return reconcile(facts_from_record(record), alternates=alt, options=options)
+    return reconcile(facts_from_record(record), alternates=alt, options=options, catalog=catalog)
 
 
-def implied_aux_facts(facts: Iterable[Fact], *, decimals: int = 2) -> list[Fact]:
+def implied_aux_facts(facts: Iterable[Fact], *, decimals: int = 2,
+                      catalog: Catalog | None = None) -> list[Fact]:
     """The shares and completion rates a report would print for these figures (rounded to
     ``decimals``): what a stated percentage should read, and test input for the ratio rules."""
     fact_list = list(facts)
-    book = _Book(fact_list, [])
+    book = Book(fact_list, [])
     index = SlotIndex(book.figures)
     keys = {f.slot_id(): f.key for f in fact_list}
     out: list[Fact] = []
-    for rule in RULES:
+    for rule in (catalog or default_catalog()).rules:
         if rule.kind is not RuleKind.RATIO:
             continue
         lhs_field = rule.lhs.replace("[.]", "")
@@ -493,5 +394,4 @@ def _resolved(ref: str, anchor: tuple[str, ...]) -> SlotId:
     return (ref.replace("[.]", ""), anchor if "[.]" in ref else ())
 
 
-__all__ = ["CheckResult", "FigureRef", "ReconcileOptions", "ReconcileResult", "Repair",
-           "format_checks", "implied_aux_facts", "reconcile", "reconcile_record", "slot_label"]
+__all__ = ["default_catalog", "implied_aux_facts", "reconcile", "reconcile_record"]

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from extractor.core.records import AUX_PREFIX, CheckStatus, Fact, primary_facts
-from extractor.reconcile_eval import figure_kind
+from extractor.reconcile.evaluation import figure_kind
 
 
 def is_number(value: object) -> bool:
@@ -37,13 +37,19 @@ class FigureRef(BaseModel):
     slot: str
     field: str
     key: dict[str, str | None] | None = None
-    value: float
+    value: float | str
+    """The figure (万元, count, percent); a name for the text checks of ``meta.department``."""
     decimals: int | None = None
     role: str = "finding"
     """``finding`` (the slot's value), ``mention`` (another copy in the document) or
     ``alternate`` (another extractor's reading)."""
     extractor: str | None = None
     quote: str | None = None
+    page: int | None = None
+    chunk: int | None = None
+    raw: str | None = None
+    """The figure as printed (a clean statement prints digits; a blank cell prints none)."""
+    priority: int = 0
 
 
 class CheckResult(BaseModel):
@@ -59,6 +65,8 @@ class CheckResult(BaseModel):
     blamed: list[str] = Field(default_factory=list)
     """Slots a failing check flags (those no passing check exonerates)."""
     summary: str
+    independent: bool = True
+    """False when two of its figures are one printed number read twice: it confirms nothing."""
 
 
 class Repair(BaseModel):
@@ -93,7 +101,9 @@ class ReconcileResult(BaseModel):
         return [c for c in self.checks if not c.passed]
 
 
-def fmt_number(value: float) -> str:
+def fmt_number(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
     return f"{value:.6f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
 
 

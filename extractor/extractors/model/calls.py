@@ -38,8 +38,8 @@ from tqdm import tqdm
 from extractor.core.errors import ExtractorError, TruncatedOutputError
 from extractor.core.settings import ModelSettings
 from extractor.core.types import Backend, ChunkData
-from extractor.extractors.model_schemas import SECTIONS, schema_hash
-from extractor.extractors.routing import split
+from extractor.extractors.model.routing import split
+from extractor.extractors.model.schemas import SECTIONS, schema_hash
 from extractor.progress import progress_bar
 from extractor.prompts import Prompt, user_message
 from extractor.store import ModelCall, Store

@@ -1,11 +1,11 @@
 """The model extractor: section prompts over routed chunks, every value proven by its quote.
 
 Per document, each section prompt (``prompts/*.yaml``) is sent only the chunks that can
-hold its fields (:mod:`extractor.extractors.routing`), packed into a few calls, so a
+hold its fields (:mod:`extractor.extractors.model.routing`), packed into a few calls, so a
 document costs about one pass over its relevant text rather than one pass per section.
-Calls go through :class:`~extractor.extractors.model_calls.CallRunner` (cache, bounded
+Calls go through :class:`~extractor.extractors.model.calls.CallRunner` (cache, bounded
 concurrency, truncation and budget handling, one stored row per call); replies become
-facts only after :func:`~extractor.extractors.model_evidence.reply_facts` has found each
+facts only after :func:`~extractor.extractors.model.evidence.reply_facts` has found each
 quote in its chunk and read the value from it.
 
 The pipeline calls :meth:`ModelExtractor.prefetch` with every document of a run first, so
@@ -25,10 +25,10 @@ from extractor.core.errors import ConfigError
 from extractor.core.records import Fact
 from extractor.core.settings import ModelSettings
 from extractor.core.types import Backend, DocumentData, ExtractionResult
-from extractor.extractors.model_calls import CallOutcome, CallRunner, PlannedCall, planned_call
-from extractor.extractors.model_evidence import Dropped, dedupe, reply_facts
-from extractor.extractors.model_schemas import SECTIONS
-from extractor.extractors.routing import RoutingConfig, batches, routed
+from extractor.extractors.model.calls import CallOutcome, CallRunner, PlannedCall, planned_call
+from extractor.extractors.model.evidence import Dropped, dedupe, reply_facts
+from extractor.extractors.model.routing import RoutingConfig, batches, routed
+from extractor.extractors.model.schemas import SECTIONS
 from extractor.prompts import Prompt
 from extractor.store import Store
 

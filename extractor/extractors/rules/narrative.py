@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from extractor.extractors.rules_patterns import (
+from extractor.extractors.rules.patterns import (
     NARRATIVE,
     NARRATIVE_LOOSE,
     STATED_NONE,
@@ -25,7 +25,7 @@ from extractor.extractors.rules_patterns import (
     tokens,
     zero_quantity,
 )
-from extractor.numbers import parse_decimal
+from extractor.numbers import parse_amount, parse_decimal
 
 P_OPEN, P_CLOSE = "[（(]", "[)）]"
 CJK = "\u4e00-\u9fa5"
@@ -299,10 +299,21 @@ PERF_RE = re.compile(
 _SCORE_RE = re.compile(r"自评(?:得分|分数|综合得分)(?:为)?(?P<score>\d+(?:\.\d+)?)分")
 
 
+PERF_SCORED_RE = re.compile(
+    r"(?m)(?:^|(?<=[。；]))[-•]?(?:\d{1,2}[.．、]\s*)?(?!本|该|其|各|上述)"
+    r"(?P<name>[^\n：:。；，,]{2,40}?)(?=项目(?:绩效)?自评得分)")
+""""1、X项目自评得分 S 分，全年预算数 B 万元，执行数 E 万元" (no 自评综述 heading)."""
+
+
 def read_performance(sink: FactSink, view: View) -> None:
-    """"X项目自评综述：…项目自评得分 S 分。全年预算数为 B 万元，执行数为 E 万元"."""
+    """"X项目自评综述：…项目自评得分 S 分。全年预算数为 B 万元，执行数为 E 万元", and the
+    shorter "X项目自评得分 S 分，全年预算数 B 万元，执行数 E 万元"."""
     text = view.text
     matches = list(PERF_RE.finditer(text))
+    spans = [(m.start(), m.end()) for m in matches]
+    matches += [m for m in PERF_SCORED_RE.finditer(text)
+                if not any(a <= m.start() < b or m.start() <= a < m.end() for a, b in spans)]
+    matches.sort(key=lambda m: m.start())
     for i, m in enumerate(matches):
         name = m["name"].strip("“”\"'‘’ ")
         if "整体" in name or len(name) < 2:
@@ -317,6 +328,8 @@ def read_performance(sink: FactSink, view: View) -> None:
                               raw=score["score"], decimals=decimals),
                      view.norm_span(score.start(), score.end()))
         toks = list(tokens(view, m.end(), end))
+        if score:  # the score sentence is not the wording of the figures around it
+            toks = [*tokens(view, m.end(), score.start()), *tokens(view, score.end(), end)]
         _assign(sink, view, m.start(), toks,
                 _Slots(budget="performance_projects.budget", executed="performance_projects.executed",
                        key=key, one_sentence=False))
@@ -339,10 +352,13 @@ _COUNT_PATTERNS: tuple[tuple[str, str], ...] = (
 _RECEPTION = (
     ("total", r"公务接待费(?:支出)?[^；;。]{0,24}?接待(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
     ("domestic",
-     r"国内(?:公务)?接待(?:费|支出)?[^；;。]{0,24}?接待(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
+     r"国内(?:公务)?接待(?:费|支出)?(?:[^；;。]{0,24}?接待)?(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
     ("foreign", rf"国{P_OPEN}境{P_CLOSE}外(?:公务)?接待(?:费|支出)?[^；;。]{{0,24}}?接待"
                 rf"(?:国{P_OPEN}境{P_CLOSE}外)?(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
 )
+
+
+_FOREIGN = re.compile(rf"(?:国{P_OPEN}境{P_CLOSE}外|外宾|外事)接待")
 
 
 def read_counts(sink: FactSink, view: View) -> None:
@@ -363,6 +379,12 @@ def read_counts(sink: FactSink, view: View) -> None:
         span = view.norm_span(m.start(), m.end())
         sink.count("three_public.reception_batches", m["b"], span, NARRATIVE)
         sink.count("three_public.reception_persons", m["p"], span, NARRATIVE)
+    if "domestic" in found and "foreign" not in found and "total" not in found and not _FOREIGN.search(text):
+        d = found["domestic"]  # no reception abroad stated at all: the domestic counts are all
+        span = view.norm_span(d.start(), d.end())
+        note = "domestic reception only (no foreign reception stated)"
+        sink.count("three_public.reception_batches", d["b"], span, NARRATIVE - 2, note=note)
+        sink.count("three_public.reception_persons", d["p"], span, NARRATIVE - 2, note=note)
     if "domestic" in found and "foreign" in found:
         d, f = found["domestic"], found["foreign"]
         span = view.norm_span(min(d.start(), f.start()), max(d.end(), f.end()))
@@ -376,6 +398,21 @@ def read_counts(sink: FactSink, view: View) -> None:
 _NONE_RE = re.compile(
     r"(?:无|没有|未发生)(?P<topic>政府性基金|国有资本经营)预算(?:财政拨款)?(?:安排的)?(?P<what>收入[和及、与]?支出|收、?支|收支|支出|收入)")
 _NONE_SECTION_RE = re.compile(r"本年度?(?:未发生|无|没有)此项(?:支出|收支|收入|内容)?")
+
+
+_SME_RE = re.compile(r"由中小企业供应商中标或成交的[，,]?(?:采购)?金额(?:为)?(?P<v>\d+(?:\.\d+)?万元)")
+
+
+def read_sme_awarded(sink: FactSink, view: View) -> None:
+    """"由中小企业供应商中标或成交的，采购金额 A 万元" (another template's wording of 授予中小企业
+    合同金额). Read only where the report states it once: stated for reserved and for other
+    projects apart, the parts are not the total the contract asks for."""
+    found = list(_SME_RE.finditer(view.text))
+    if len(found) != 1 or re.sub(r"\s+", "", view.text).count("由中小企业供应商中标或成交") != 1:
+        return
+    m = found[0]
+    sink.quantity("procurement.sme_awarded", parse_amount(m["v"]), view.norm_span(m.start(), m.end()),
+                  NARRATIVE_LOOSE)
 
 
 def read_stated_zeros(sink: FactSink, view: View) -> None:

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from extractor.core.records import Evidence, Fact
-from extractor.core.types import ChunkData, DocumentData
+from extractor.core.types import BBox, Cell, ChunkData, DocumentData, Table
+from extractor.normalize import normalize
 from extractor.numbers import Quantity, parse_amount, parse_percent, to_float
+from extractor.tables.text import is_table_line
 
 EXTRACTOR_NAME = "rules"
 
@@ -59,15 +61,6 @@ _ACTUAL_KW = re.compile(
     r"(?:^|决算|支出|合计|总计|总额|金额|收入|经费|费用?|数)(?:数)?(?:均|共|各|合计)?(?:为|是|达|计)?[:：]?$")
 _EXEC_KW = re.compile(r"执行(?:数|金额)?(?:为|是)?$")
 _RATE_KW = re.compile(r"完成|执行率|完成率|预算的$")
-
-
-def is_table_line(line: str) -> bool:
-    """Tab-separated rows, space-aligned rows and single-spaced "label figure …" rows are
-    tables, not prose (a prose line has punctuation and units)."""
-    stripped = line.strip()
-    if "\t" in line or _SPACE_RUN.search(stripped) is not None:
-        return True
-    return _BARE_FIGURE.search(stripped) is not None and _PROSE_MARK.search(stripped) is None
 
 
 @dataclass
@@ -240,6 +233,30 @@ class FactSink:
         self.facts.append(fact)
         return fact
 
+    def add_cell(self, spec: FactSpec, ref: CellRef) -> Fact:
+        """A fact read from a table cell: its evidence cites the cell (page, box, row label,
+        column header) beside the quote, and offsets where the cell's text is known."""
+        start, end = ref.cell.start, ref.cell.end
+        quote = ref.cell.text if start is not None else normalize(ref.cell.text).text.strip()
+        if start is None and ref.table is not None and ref.table.start is not None and quote:
+            found = self.text.find(quote, ref.table.start, ref.table.end)
+            start, end = (found, found + len(quote)) if found >= 0 else (None, None)
+        if start is not None and end is not None:
+            quote = self.text[start:end]
+        chunk = self.chunk_at(start) if start is not None else self._table_chunk(ref.page)
+        evidence = Evidence(quote=quote, chunk_index=chunk.index if chunk else None, page=ref.page,
+                            start=start, end=end, bbox=ref.bbox, row_label=ref.row_label,
+                            column_header=ref.column_header)
+        fact = Fact(field=spec.field, key=spec.key, value=spec.value, raw=spec.raw,
+                    decimals=spec.decimals, evidence=evidence, extractor=EXTRACTOR_NAME,
+                    priority=spec.priority, note=spec.note)
+        self.facts.append(fact)
+        return fact
+
+    def _table_chunk(self, page: int) -> ChunkData | None:
+        return next((c for c in self._chunks if c.kind == "table" and c.page_start <= page <= c.page_end),
+                    None)
+
     def quantity(self, fld: str, q: Quantity, span: tuple[int, int], priority: int, *,
                  key: dict[str, str | None] | None = None, note: str | None = None) -> Fact:
         """A parsed figure: amounts in 万元 at full precision, percentages as printed."""
@@ -263,6 +280,18 @@ class FactSpec:
     raw: str | None = None
     decimals: int | None = None
     note: str | None = None
+
+
+@dataclass
+class CellRef:
+    """The table cell a value was read from, and what names it."""
+
+    cell: Cell
+    page: int
+    bbox: BBox | None = None
+    row_label: str | None = None
+    column_header: str | None = None
+    table: Table | None = None
 
 
 def zero_quantity(raw: str = "") -> Quantity:

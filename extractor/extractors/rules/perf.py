@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from extractor.core.records import AUX_PREFIX, Fact, normalize_name
-from extractor.extractors.rules_layout import CELL_UNIT, Cell, Row, Table, clean_label
-from extractor.extractors.rules_narrative import PERF_RE
-from extractor.extractors.rules_patterns import (
+from extractor.core.types import Table
+from extractor.extractors.rules.narrative import PERF_RE
+from extractor.extractors.rules.patterns import (
     DERIVED,
     NARRATIVE_LOOSE,
     RESTATED,
@@ -33,6 +33,7 @@ from extractor.extractors.rules_patterns import (
     FactSpec,
     View,
 )
+from extractor.extractors.rules.rows import CELL_UNIT, Block, Cell, Row, blocks, cite, clean_label
 from extractor.numbers import parse_amount, parse_decimal, to_float
 
 SCORE = "performance_projects.score"
@@ -71,7 +72,7 @@ def _column(header: dict[int, str], pattern: str) -> int | None:
     return next((i for i, h in sorted(header.items()) if re.search(pattern, h)), None)
 
 
-def _column_unit(table: Table, header: dict[int, str], idx: int) -> str:
+def _column_unit(table: Block, header: dict[int, str], idx: int) -> str:
     unit = CELL_UNIT.search(header.get(idx, ""))
     if unit:
         return unit[1]
@@ -133,8 +134,9 @@ def _total_figures(row: Row) -> tuple[Cell, list[Cell]] | None:
     merged = _MERGED_TOTAL.fullmatch(label.text)
     if merged is None:
         return None
-    figures = [Cell(m.group(0), label.start + merged.start("figures") + m.start(),
-                    label.start + merged.start("figures") + m.end())
+    base = label.start + merged.start("figures") if label.start is not None else None
+    figures = [Cell(m.group(0), base + m.start() if base is not None else None,
+                    base + m.end() if base is not None else None, label.source, label.page)
                for m in re.finditer(r"\d+(?:\.\d+)?", merged["figures"])]
     return label, figures
 
@@ -148,9 +150,10 @@ class _PerfReader:
         self.sink = sink
         self.project: _Project | None = None
 
-    def block(self, table: Table) -> None:
+    def block(self, table: Block) -> None:
         intro = _intro_project(table.intro)
-        perf = table.kind == "perf" or any("绩效自评表" in _joined(r) for r in table.rows)
+        perf = "绩效自评表" in table.title or any("全年预算数" in _joined(r) or "绩效自评表" in _joined(r)
+                                              for r in table.rows)
         if perf:
             self.close()
             self.project = intro
@@ -161,7 +164,7 @@ class _PerfReader:
         else:
             self.close()
 
-    def rows(self, table: Table, intro: _Project | None) -> None:
+    def rows(self, table: Block, intro: _Project | None) -> None:
         dept_level = intro is None and re.search(r"整体支出|部门整体", table.intro) is not None
         header: dict[int, str] = {}
         first = True  # no table of this block read yet: its title is the one the intro names
@@ -195,7 +198,7 @@ class _PerfReader:
                 continue
             self.row(table, header, row, dept_level=dept_level)
 
-    def row(self, table: Table, header: dict[int, str], row: Row, *, dept_level: bool) -> None:
+    def row(self, table: Block, header: dict[int, str], row: Row, *, dept_level: bool) -> None:
         project = self.project
         labels = row.labels()
         if not labels:  # bare figures (a 总分 row that lost its label) end the indicator rows
@@ -220,9 +223,10 @@ class _PerfReader:
             cell = _number(row, idx)
             if idx is not None and cell is not None:
                 q = parse_amount(cell.text, default_unit=_column_unit(table, header, idx))
-                self.sink.quantity("general_budget.budget_at_start", q, (labels[0].start, cell.end), TABLE)
+                cite(self.sink, FactSpec("general_budget.budget_at_start", to_float(q.value), TABLE,
+                                         raw=q.raw or None, decimals=q.decimals), labels[0], cell)
 
-    def fund(self, table: Table, header: dict[int, str], row: Row, label: Cell) -> None:
+    def fund(self, table: Block, header: dict[int, str], row: Row, label: Cell) -> None:
         """年度资金总额 (or 合计): 全年预算数 / 全年执行数, and the budget execution's 得分."""
         project = self.project
         assert project is not None
@@ -233,8 +237,10 @@ class _PerfReader:
                 cell = _number(row, idx)
                 if idx is not None and cell is not None:
                     q = parse_amount(cell.text, default_unit=_column_unit(table, header, idx))
-                    span = (min(label.start, cell.start), cell.end)
-                    self.sink.quantity(fld, q, span, TABLE, key=project.key)
+                    first = cell if label.start is not None and cell.start is not None \
+                        and cell.start < label.start else label
+                    cite(self.sink, FactSpec(fld, to_float(q.value), TABLE, key=project.key,
+                                             raw=q.raw or None, decimals=q.decimals), first, cell)
         if max((i for i, c in enumerate(row.cells) if c.text), default=0) > max(header):
             return  # the row's cells do not line up with the header's columns
         weight = _number(row, _column(header, r"分值|权重"))
@@ -243,8 +249,8 @@ class _PerfReader:
             project.fund_weight = _dec(weight)
         if score is not None and (weight is None or _dec(score) <= _dec(weight)):
             value, decimals = parse_decimal(score.text)
-            self.sink.add(FactSpec(EXECUTION, float(value), project.priority, key=project.key,
-                                   raw=score.text, decimals=decimals), (label.start, score.end))
+            cite(self.sink, FactSpec(EXECUTION, float(value), project.priority, key=project.key,
+                                     raw=score.text, decimals=decimals), label, score)
 
     def total(self, label: Cell, figures: list[Cell]) -> None:
         project = self.project
@@ -252,8 +258,8 @@ class _PerfReader:
             return
         cell = figures[-1]
         value, decimals = parse_decimal(cell.text)
-        self.sink.add(FactSpec(SCORE, float(value), project.priority, key=project.key, raw=cell.text,
-                               decimals=decimals), (label.start, cell.end))
+        cite(self.sink, FactSpec(SCORE, float(value), project.priority, key=project.key, raw=cell.text,
+                                 decimals=decimals), label, cell)
         if len(figures) >= 2:
             project.total_weight = _dec(figures[0])
         self.indicators()
@@ -273,10 +279,9 @@ class _PerfReader:
             return
         total = sum((_dec(s) for _, s in rows), Decimal(0))
         decimals = max(parse_decimal(s.text)[1] for _, s in rows)
-        self.sink.add(FactSpec(INDICATORS, to_float(total), DERIVED, key=project.key,
-                               raw=" + ".join(s.text for _, s in rows), decimals=decimals,
-                               note="sum of the table's indicator 得分 rows"),
-                      (rows[0][1].start, rows[-1][1].end))
+        cite(self.sink, FactSpec(INDICATORS, to_float(total), DERIVED, key=project.key,
+                                 raw=" + ".join(s.text for _, s in rows), decimals=decimals,
+                                 note="sum of the table's indicator 得分 rows"), rows[0][1], rows[-1][1])
 
     def close(self) -> None:
         self.indicators()
@@ -299,7 +304,7 @@ def read_perf_tables(sink: FactSink, tables: list[Table]) -> None:
     年初预算数 is the appropriation's budget at full precision.
     """
     reader = _PerfReader(sink)
-    for table in tables:
+    for table in blocks(sink, tables):
         reader.block(table)
     reader.close()
 

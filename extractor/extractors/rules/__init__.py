@@ -19,18 +19,16 @@ from dataclasses import dataclass
 
 from extractor.chunk import chunk_document
 from extractor.core.records import Fact, normalize_name
-from extractor.core.types import DocumentData, ExtractionResult
-from extractor.extractors import rules_narrative as narrative
-from extractor.extractors import rules_perf as perf
-from extractor.extractors import rules_tables as tables
-from extractor.extractors.rules_layout import read_table_blocks
-from extractor.extractors.rules_patterns import (
+from extractor.core.types import DocumentData, ExtractionResult, Table
+from extractor.extractors.rules import narrative, perf, tables
+from extractor.extractors.rules.patterns import (
     EXTRACTOR_NAME,
     NARRATIVE,
     FactSink,
     FactSpec,
     build_view,
 )
+from extractor.tables.text import read_text_tables
 
 _CJK = re.compile(r"[\u4e00-\u9fa5]")
 _FINAL_MARKERS = ("收入决算", "支出决算", "部门决算", "单位决算", "决算公开", "决算总计", "决算数")
@@ -128,6 +126,36 @@ def _unify_items(facts: list[Fact]) -> None:
         same = by_item.get((normalize_name(f.key.get("class")), ident[1]), [])
         if len(same) == 1:
             f.key = dict(same[0])
+    _unify_by_figure(items)
+
+
+_SAME = 0.005
+
+
+def _unify_by_figure(items: list[Fact]) -> None:
+    """An item the narrative names differently from the table (归口管理的行政单位离退休 for
+    行政单位离退休): in the same section (or class), the one coded table item with the same
+    决算数 is that item, and its name and code win (the gold convention)."""
+    actual = "general_budget.items.actual"
+    table_items = [f for f in items if f.field == actual and f.key and f.key.get("code")
+                   and isinstance(f.value, int | float)]
+    loose: dict[tuple[str, ...], list[Fact]] = {}
+    for f in items:
+        if f.key and not f.key.get("code"):
+            ident = tuple(normalize_name(f.key.get(k)) for k in ("class", "section", "item"))
+            loose.setdefault(ident, []).append(f)
+    for (cls, section, _item), group in loose.items():
+        stated = [f.value for f in group if f.field == actual and isinstance(f.value, int | float)]
+        if not stated:
+            continue
+        hits = {id(t.key): t.key for t in table_items if t.key and isinstance(t.value, int | float)
+                and abs(t.value - stated[0]) < _SAME
+                and ((section and normalize_name(t.key.get("section")) == section)
+                     or (cls and normalize_name(t.key.get("class")) == cls))}
+        if len(hits) == 1:
+            key = next(iter(hits.values()))
+            for f in group:
+                f.key = dict(key)
 
 
 def _unify_projects(facts: list[Fact]) -> None:
@@ -145,6 +173,22 @@ def _unify_projects(facts: list[Fact]) -> None:
         hits = [t for t in table_names if mine and (norm(t) == mine or mine in norm(t) or norm(t) in mine)]
         if len(hits) == 1:
             f.key = {"name": hits[0]}
+
+
+def document_tables(doc: DocumentData) -> list[Table]:
+    """The document's tables: those the table layer read (PDF, scans), and the rows of
+    plain text read by :func:`extractor.tables.text.read_text_tables` where the table layer
+    found none (a plain-text input, or an unruled table in a PDF). A table is read once:
+    text rows inside a table the layer placed in the text are not read again."""
+    text_tables = read_text_tables(doc.normalized.text, doc.page_starts)
+    if not doc.tables:
+        return text_tables
+    spans = [(t.start, t.end) for t in doc.tables if t.start is not None and t.end is not None]
+    if len(spans) < len(doc.tables):
+        return doc.tables  # tables not placed in the text: no telling which rows they hold
+    extra = [t for t in text_tables if t.start is not None and t.end is not None
+             and not any(t.start <= end and start <= t.end for start, end in spans)]
+    return sorted([*doc.tables, *extra], key=lambda t: t.start or 0)
 
 
 class RulesExtractor:
@@ -184,9 +228,10 @@ class RulesExtractor:
         narrative.read_performance(sink, view)
         narrative.read_counts(sink, view)
         narrative.read_stated_zeros(sink, view)
-        blocks = read_table_blocks(sink.text)
-        tables.read_tables(sink, blocks)
-        perf.read_perf_tables(sink, blocks)
+        narrative.read_sme_awarded(sink, view)
+        found = document_tables(doc)
+        tables.read_tables(sink, found)
+        perf.read_perf_tables(sink, found)
         perf.read_score_statements(sink, view)  # after every reading that names a project
         unify_keys(sink.facts)
         return sink.facts
