@@ -53,6 +53,10 @@ def register(sub: Any) -> None:
                    help="long: a row per document and field; wide: a row per document")
     p.set_defaults(handler=cmd_export)
 
+    from extractor.cli.service import register_export_gold
+
+    register_export_gold(esub)
+
     p = esub.add_parser("compare", help="per-field differences and a paired bootstrap ΔF1")
     p.add_argument("run_a", type=int)
     p.add_argument("run_b", type=int)
