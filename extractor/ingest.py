@@ -9,6 +9,11 @@ reading order with each table rendered in place, one line per row, cells joined 
 (:mod:`extractor.ocr`): characters are cut into runs at spaces and gaps, runs are grouped
 into visual lines and joined left to right.
 
+Images (``.png``, ``.jpg``/``.jpeg``, ``.tif``/``.tiff``) are scanned pages: one document per
+file (every frame of a TIFF a page), or per folder of numbered page images
+(:mod:`extractor.images`); each page is read by OCR and its tables by
+:func:`~extractor.tables.scan.read_scanned_tables`, exactly as a scanned PDF page.
+
 Text files (``.txt``, ``.md``) must be UTF-8 (a BOM is accepted); a form feed starts a new
 page. Other encodings are refused rather than guessed: a wrong guess silently garbles
 names and figures, while a refusal names the file and, when it decodes as GB18030 (the
@@ -39,6 +44,7 @@ from extractor.core.errors import (
 )
 from extractor.core.settings import OcrSettings
 from extractor.core.types import NormalizedText, PageText, Table
+from extractor.images import IMAGE_TYPES, load_pages, page_folder
 from extractor.ocr import OCR_JOIN, OcrEngine, OcrPage, TextBox, shared_engine
 from extractor.tables.layout import compose_page
 from extractor.tables.scan import read_scanned_tables
@@ -61,6 +67,7 @@ MEDIA_TYPES: dict[str, str] = {
     ".pdf": "application/pdf",
     ".txt": "text/plain",
     ".md": "text/markdown",
+    **IMAGE_TYPES,
 }
 """Readable suffixes (matched case-insensitively) and the media type each is stored as."""
 
@@ -77,6 +84,9 @@ Progress = Callable[[int, int], None]
 
 def sha256_of(path: Path) -> str:
     """Hex SHA-256 of the file's bytes (read in blocks: PDFs can be large)."""
+    if path.is_dir():  # a folder of page images: the pages' digests in page order
+        pages = page_folder(path) or []
+        return hashlib.sha256("\n".join(sha256_of(p) for p in pages).encode()).hexdigest()
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
@@ -91,13 +101,16 @@ def iter_input_files(paths: list[Path]) -> list[Path]:
     """The files to ingest, in order, each once.
 
     Directories are searched recursively for readable suffixes (sorted; hidden files and
-    folders skipped); other files in them are ignored. A file named explicitly must be
+    folders skipped); other files in them are ignored. A folder of numbered page images
+    (:func:`extractor.images.page_folder`) is one input, given or found. A file named explicitly must be
     readable: an unsupported suffix raises rather than being dropped without a word. An
     empty result is not an error here; the caller decides what "nothing to do" means.
     """
     found: dict[Path, None] = {}
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() and page_folder(path):
+            found.setdefault(path, None)
+        elif path.is_dir():
             for item in sorted(_walk(path)):
                 found.setdefault(item, None)
         elif path.is_file():
@@ -109,13 +122,24 @@ def iter_input_files(paths: list[Path]) -> list[Path]:
 
 
 def _walk(folder: Path) -> Iterator[Path]:
-    for item in folder.rglob("*"):
-        hidden = any(part.startswith(".") for part in item.relative_to(folder).parts)
-        if not hidden and item.is_file() and item.suffix.lower() in MEDIA_TYPES:
+    for item in folder.iterdir():
+        if item.name.startswith("."):
+            continue
+        if item.is_dir():
+            if page_folder(item):
+                yield item
+            else:
+                yield from _walk(item)
+        elif item.is_file() and item.suffix.lower() in MEDIA_TYPES:
             yield item
 
 
 def _media_type(path: Path) -> str:
+    if path.is_dir():
+        pages = page_folder(path)
+        if pages:
+            return MEDIA_TYPES[pages[0].suffix.lower()]
+        raise UnsupportedFileError(str(path), "a folder, not a folder of numbered page images")
     media_type = MEDIA_TYPES.get(path.suffix.lower())
     if media_type is None:
         known = ", ".join(MEDIA_TYPES)
@@ -155,6 +179,9 @@ def read_document(path: Path, settings: OcrSettings, ocr: OcrEngine | None = Non
     """
     if not path.exists():
         raise IngestError(str(path), "no such file")
+    if path.is_dir() and page_folder(path):
+        pages, tables = _read_images(path, settings, ocr, progress)
+        return ReadResult(pages, _media_type(path), merge_continuations(tables))
     if not path.is_file():
         raise IngestError(str(path), "not a regular file")
     media_type = _media_type(path)
@@ -166,6 +193,9 @@ def read_document(path: Path, settings: OcrSettings, ocr: OcrEngine | None = Non
         raise EmptyFileError(str(path), "file is empty (0 bytes)")
     if media_type == "application/pdf":
         pages, tables = _read_pdf(path, settings, ocr, progress)
+        return ReadResult(pages, media_type, merge_continuations(tables))
+    if media_type.startswith("image/"):
+        pages, tables = _read_images(path, settings, ocr, progress)
         return ReadResult(pages, media_type, merge_continuations(tables))
     pages = _read_text(path)
     if progress is not None:
@@ -241,6 +271,30 @@ def usable_chars(text: str) -> int:
     (what a text layer with unmapped glyphs is made of)."""
     return sum(1 for ch in text if not ch.isspace() and ch != "\ufffd"
                and unicodedata.category(ch) not in {"Cc", "Cf", "Co", "Cs", "Cn"})
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _read_images(path: Path, settings: OcrSettings, ocr: OcrEngine | None,
+                 progress: Progress | None) -> tuple[list[PageText], list[Table]]:
+    """Scanned pages from an image file or a page folder, every page read by OCR and its
+    tables by :func:`read_scanned_tables`, as for a scanned PDF page."""
+    engine = ocr if ocr is not None else shared_engine(settings)
+    if engine is None:
+        raise UnsupportedFileError(str(path), "an image needs OCR and OCR is off (ocr.engine=none)")
+    images = load_pages(path)
+    pages, tables = [], []
+    for image in images:
+        page, page_tables = scanned_page(image.pixels, engine.recognize(image.pixels),
+                                         image.number, image.scale, engine.name)
+        pages.append(page)
+        tables.extend(page_tables)
+        if progress is not None:
+            progress(image.number, len(images))
+    if not any(usable_chars(p.raw) for p in pages):
+        raise EmptyFileError(str(path), f"OCR found no text on any of its {len(pages)} pages")
+    return pages, tables
 
 
 # --------------------------------------------------------------------------- PDF

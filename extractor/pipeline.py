@@ -397,13 +397,14 @@ def write_extracted(store: Store, run_id: int, result: Extracted) -> DocumentOut
 
 
 def predictions(store: Store, run_id: int) -> dict[str, FinalAccounts]:
-    """Contract records of a run's documents (failed ones left out), with check status."""
+    """Contract records of a run's documents (failed ones left out), with check status,
+    document findings and the ``evidence`` extension (so exported files can be checked)."""
     out = {}
     for rd in store.run_documents(run_id):
         doc = store.find_document(rd.document)
         if doc is None or rd.status == "failed":
             continue
-        record = assemble(doc.doc_id, store.facts(run_id, rd.document))
+        record = assemble(doc.doc_id, store.facts(run_id, rd.document), with_evidence=True)
         record.document_findings = [f for _, f in store.findings(run_id, rd.document)]
         out[doc.doc_id] = record
     return out

@@ -38,6 +38,7 @@ start_postgres() {
   echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
 start_postgres
+bash scripts/install_browser.sh
 
 ruff check .
 mypy

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from extractor.cli import main
 from extractor.core.records import FinalAccounts
 from extractor.evaluate.compare import (
     BootstrapConfig,
@@ -15,7 +19,9 @@ from extractor.evaluate.compare import (
     comparison_json,
     format_comparison,
 )
+from extractor.evaluate.compare_html import write_comparison_html
 from extractor.evaluate.score import ScoreReport, score_dirs
+from tests.conftest import GOLD, SAMPLES
 
 FIELDS = ("income_grand_total", "income_current_year", "expense_grand_total",
           "expense_current_year")
@@ -123,3 +129,60 @@ def test_per_section_intervals_and_json_output() -> None:
     text = format_comparison(cmp)
     assert "summary.income_grand_total" in text
     assert "field(s) with identical counts not shown" in text
+
+
+def test_a_comes_before_b_as_given_and_the_header_columns_are_apart() -> None:
+    a, b = _reports(6, wrong_a=2, wrong_b=0)
+    text = format_comparison(compare(a, b, labels=("run 3", "run 2")))
+    lines = text.splitlines()
+    assert lines[0].startswith("A = run 3, B = run 2:")
+    assert "F1(run 2) − F1(run 3)" in lines[1]
+    header = next(ln for ln in lines if ln.startswith("section"))
+    assert header.index("F1 run 3") < header.index("F1 run 2")
+    # Every header column is separated from the next by at least two spaces.
+    assert re.fullmatch(r"section\s{2,}F1 run 3\s{2,}F1 run 2\s{2,}ΔF1\s{2,}95% interval\s{2,}"
+                        r"verdict", header), header
+    overall = next(ln for ln in lines if ln.startswith("overall"))
+    cells = overall.split()
+    assert cells[1:4] == ["0.500", "1.000", "+0.500"]        # A's F1, then B's, then B − A
+    field_header = next(ln for ln in lines if ln.startswith("field"))
+    assert field_header.index("TP/FP/FN run 3") < field_header.index("TP/FP/FN run 2")
+
+
+def test_every_field_gets_its_own_paired_interval() -> None:
+    a, b = _reports(8, wrong_a=2, wrong_b=0)
+    cmp = compare(a, b, BootstrapConfig(resamples=2000))
+    by_field = {f.field: f for f in cmp.fields}
+    changed = by_field["summary.income_grand_total"].interval
+    assert changed is not None and changed.low == pytest.approx(1.0)   # 0 → 1 in every doc
+    same = by_field["summary.expense_current_year"].interval
+    assert same is not None and (same.low, same.high, same.verdict) == (0.0, 0.0, "n.s.")
+    assert "[+1.000, +1.000]" in format_comparison(cmp)
+
+
+def test_compare_html_embeds_the_interval_plot(tmp_path: Path) -> None:
+    a, b = _reports(6, wrong_a=1, wrong_b=0)
+    text = write_comparison_html(compare(a, b, labels=("run 3", "run 2")),
+                                 tmp_path / "c.html").read_text("utf-8")
+    png = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert png and base64.b64decode(png.group(1)).startswith(b"\x89PNG")
+    assert not re.search(r'(src|href)="(?!data:)', text)
+    assert "A = run 3, B = run 2" in text
+    assert text.index("F1 run 3") < text.index("F1 run 2")
+
+
+def test_cli_compare_prints_the_runs_in_the_order_given(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    sample = SAMPLES / "002_ede6ec7d9a9ccbff.txt"
+    assert main(["--db", db, "run", str(sample)]) == 0
+    assert main(["--db", db, "run", str(sample), "--no-reconcile"]) == 0   # a second run
+    capsys.readouterr()
+    html_file = tmp_path / "cmp.html"
+    assert main(["--db", db, "eval", "compare", "2", "1", "--gold", str(GOLD),
+                 "--html", str(html_file)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("A = run 2, B = run 1: 1 common document(s).")
+    assert "Evidence precision: run 2 1.000" in out
+    assert "too small to tell" in out
+    assert html_file.read_text("utf-8").count("data:image/png;base64,") == 1

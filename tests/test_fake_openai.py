@@ -167,7 +167,7 @@ def test_handler_errors_become_500_and_are_kept() -> None:
 
 
 def test_latency_is_served_concurrently() -> None:
-    with FakeOpenAI(Script([], default=Reply.json({})), latency_s=0.3) as srv:
+    with FakeOpenAI(Script([], default=Reply.json({})), latency_s=10.0, gate=4) as srv:
         with ThreadPoolExecutor(8) as pool:
             codes = list(pool.map(lambda _: post(srv, chat()).status_code, range(8)))
         assert srv.max_in_flight >= 4  # overlap counted by the server, not guessed from a clock

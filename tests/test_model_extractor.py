@@ -76,8 +76,8 @@ def serve(store: Store, prompts: list[Prompt]) -> Iterator[Callable[..., Harness
     """``serve(handler, latency_s=...)`` starts an endpoint; everything stops at teardown."""
     started: list[tuple[FakeOpenAI, Harness]] = []
 
-    def start(handler: Handler = respond, latency_s: float = 0.0) -> Harness:
-        srv = FakeOpenAI(handler, latency_s=latency_s).start()
+    def start(handler: Handler = respond, latency_s: float = 0.0, gate: int = 0) -> Harness:
+        srv = FakeOpenAI(handler, latency_s=latency_s, gate=gate).start()
         h = Harness(srv, store, prompts)
         started.append((srv, h))
         return h
@@ -373,7 +373,7 @@ def test_prices_give_each_call_its_cost(harness: Harness, docs: dict[str, Docume
 
 def test_calls_of_all_documents_share_one_bounded_concurrent_pass(
         serve: Callable[..., Harness], docs: dict[str, DocumentData]) -> None:
-    harness = serve(respond, latency_s=0.15)
+    harness = serve(respond, latency_s=5.0, gate=4)  # held until 4 overlap (5 s at most)
     extractor = harness.extractor(max_concurrency=4)
     extractor.prefetch(list(docs.values()))
     assert harness.srv.max_in_flight == 4  # bounded, and overlapping: counted by the server

@@ -128,18 +128,25 @@ def test_items_match_by_code_when_both_have_one_else_by_names() -> None:
     assert [(m.gold_index, m.pred_index, m.how) for m in matches] == [(0, 0, "code"),
                                                                       (2, 1, "exact")]
     report = score_one(gold, pred)
-    # TP: g0 budget+actual, g2 actual. FP: p1 budget (gold null), p2 budget+actual
-    # (unmatched). FN: g1 budget+actual (unmatched).
-    assert counts(report) == (3, 3, 2, SCALAR_SLOTS)
+    # Every field of a matched pair is a slot. g0~p0: class, item (after dropping （项）),
+    # code, budget, actual TP; section 财政事务 vs 其他事务 wrong. g2~p1: section and item
+    # equal after dropping 支出 (2 TP), actual TP; class wrong; code and budget spurious.
+    # Unmatched g1: its 6 non-null fields FN. Unmatched p2: its 6 fields FP.
+    assert counts(report) == (8, 1 + 3 + 6, 1 + 1 + 6, SCALAR_SLOTS)
     assert report.by_field["general_budget.items.actual"].model_dump(
         include={"tp", "fp", "fn"}) == {"tp": 2, "fp": 1, "fn": 1}
     assert report.by_field["general_budget.items.budget_at_start"].model_dump(
         include={"tp", "fp", "fn"}) == {"tp": 1, "fp": 2, "fn": 1}
-    assert report.by_section["general_budget"].tp == 3
+    assert report.by_field["general_budget.items.section"].model_dump(
+        include={"tp", "fp", "fn"}) == {"tp": 1, "fp": 2, "fn": 2}
+    assert report.by_field["general_budget.items.code"].model_dump(
+        include={"tp", "fp", "fn"}) == {"tp": 1, "fp": 2, "fn": 1}
+    assert report.by_section["general_budget"].tp == 8
     spurious = [s for s in slots if s.outcome == "spurious"]
-    assert {s.pred_path for s in spurious} == {"general_budget.items[1].budget_at_start",
-                                                "general_budget.items[2].budget_at_start",
-                                                "general_budget.items[2].actual"}
+    assert {s.pred_path for s in spurious} == {
+        "general_budget.items[1].code", "general_budget.items[1].budget_at_start",
+        *(f"general_budget.items[2].{f}" for f in ("class", "section", "item", "code",
+                                                   "budget_at_start", "actual"))}
     assert all(s.gold_path is None for s in spurious if s.pred_path and "[2]" in s.pred_path)
 
 
@@ -149,7 +156,7 @@ def test_classes_match_by_name_without_trailing_zhichu() -> None:
     pred = rec(general_budget={"classes": [{"name": "卫生健康支出", "actual": 30.41},
                                            {"name": "一般公共服务支出（类）", "actual": 721.17}]})
     report = score_one(gold, pred)
-    assert counts(report) == (2, 0, 0, SCALAR_SLOTS)
+    assert counts(report) == (4, 0, 0, SCALAR_SLOTS)      # names and figures, both TP
     assert {(m.gold_index, m.pred_index) for m in report.matches} == {(0, 1), (1, 0)}
 
 
@@ -173,10 +180,17 @@ def test_project_names_match_by_containment_but_a_tie_does_not_match() -> None:
     report = score_one(gold, pred)
     assert [(m.gold_index, m.pred_index, m.how) for m in report.matches] == [
         (0, 0, "exact"), (1, 1, "containment")]
-    # TP: 3 (法律顾问) + 2 (重要活动 score, budget). Wrong: 重要活动 executed (FP+FN).
-    # Unmatched gold 数字政府: 2 FN (executed is null). Unmatched preds: 3 + 1 FP.
-    assert counts(report) == (5, 5, 3, SCALAR_SLOTS)
-    assert report.by_section["performance_projects"].fn == 3
+    # TP: 3 figures of 法律顾问 + 2 of 重要活动 (score, budget). Wrong (FP+FN each): both
+    # names (项目 is dropped for matching only; the containment pair's names differ) and
+    # 重要活动 executed. Unmatched gold 数字政府: name, score, budget FN. Unmatched preds:
+    # 4 + 2 non-null fields FP.
+    assert counts(report) == (5, 3 + 4 + 2, 3 + 3, SCALAR_SLOTS)
+    assert report.by_section["performance_projects"].fn == 6
+    names = {s.gold_path: s.outcome for s in report.slots
+             if s.field == "performance_projects.name" and s.gold_path}
+    assert names == {"performance_projects[0].name": "wrong",
+                     "performance_projects[1].name": "wrong",
+                     "performance_projects[2].name": "missing"}
 
 
 def test_containment_tie_on_the_gold_side_does_not_match() -> None:
@@ -284,7 +298,8 @@ def test_report_round_trips_through_json() -> None:
     pred = rec(performance_projects=[_proj("甲", 1, 2, 4)], meta={"fiscal_year": 2024})
     report = score_one(gold, pred)
     data = json.loads(report.model_dump_json())
-    assert data["overall"]["f1"] == pytest.approx(2 * 3 / (2 * 3 + 1 + 1))
+    # TP: fiscal_year, name, score, budget; executed wrong.
+    assert data["overall"]["f1"] == pytest.approx(2 * 4 / (2 * 4 + 1 + 1))
     assert data["by_field"]["performance_projects.executed"]["fp"] == 1
     again = ScoreReport.model_validate(data)
     assert again.overall == report.overall and again.slots == report.slots
@@ -293,6 +308,102 @@ def test_report_round_trips_through_json() -> None:
 def test_format_table_shows_sections_documents_and_errors() -> None:
     report = score_one(rec(assets={"vehicles": 8}), rec(assets={"vehicles": 9}))
     table = format_table(report)
-    for needle in ("overall", "assets", "d1", "fields with errors", "assets.vehicles",
+    for needle in ("overall", "assets", "d1", "errors by field", "assets.vehicles",
                    "correct abstentions (both null): 54"):
         assert needle in table
+
+
+# --------------------------------------------------------------------------- clarified contract:
+# every field of a matched pair is a slot; unmatched items count all their non-null fields.
+
+
+def _field_counts(report: ScoreReport, field: str) -> tuple[int, int, int]:
+    c = report.by_field[field]
+    return c.tp, c.fp, c.fn
+
+
+def test_matched_item_with_a_wrong_class_costs_one_fp_and_one_fn_on_class() -> None:
+    gold = rec(general_budget={"items": [_item("财政事务", "行政运行", "2010601", 10, 9)]})
+    pred = rec(general_budget={"items": [_item("财政事务", "行政运行", "2010601", 10, 9,
+                                               cls="教育")]})
+    report = score_one(gold, pred)
+    assert [m.how for m in report.matches] == ["code"]
+    assert _field_counts(report, "general_budget.items.class") == (0, 1, 1)
+    # class, section, item, code, budget, actual: 5 right, class wrong.
+    assert counts(report) == (5, 1, 1, SCALAR_SLOTS)
+
+
+def test_a_missing_code_is_one_false_negative() -> None:
+    gold = rec(general_budget={"items": [_item("财政事务", "行政运行", "2010601", 10, 9)]})
+    pred = rec(general_budget={"items": [_item("财政事务", "行政运行", None, 10, 9)]})
+    report = score_one(gold, pred)
+    assert [m.how for m in report.matches] == ["exact"]       # matched by names
+    assert _field_counts(report, "general_budget.items.code") == (0, 0, 1)
+    assert counts(report) == (5, 0, 1, SCALAR_SLOTS)
+    (missing,) = report.errors()
+    assert (missing.gold_path, missing.gold, missing.outcome) == \
+        ("general_budget.items[0].code", "2010601", "missing")
+
+
+def test_codes_compare_exactly() -> None:
+    assert values_equal("general_budget.items.code", "2010601", "2010601")
+    assert not values_equal("general_budget.items.code", "2010601", "2010602")
+    assert not values_equal("general_budget.items.code", "2010601", "201 0601")
+
+
+def test_an_unmatched_predicted_item_counts_every_non_null_field_as_false_positive() -> None:
+    gold = rec(general_budget={"items": [_item("财政事务", "行政运行", None, 10, 9)]})
+    extra = _item("教育管理事务", "其他教育管理事务", "2050199", None, 3.5, cls="教育")
+    pred = rec(general_budget={"items": [_item("财政事务", "行政运行", None, 10, 9), extra]})
+    report = score_one(gold, pred)
+    # gold item: class, section, item, budget, actual TP (code null on both: abstention).
+    # extra: class, section, item, code, actual FP; its null budget counts nothing.
+    assert counts(report) == (5, 5, 0, SCALAR_SLOTS + 1)
+    spurious = {s.pred_path: s.pred for s in report.slots if s.outcome == "spurious"}
+    assert spurious == {"general_budget.items[1].class": "教育",
+                        "general_budget.items[1].section": "教育管理事务",
+                        "general_budget.items[1].item": "其他教育管理事务",
+                        "general_budget.items[1].code": "2050199",
+                        "general_budget.items[1].actual": 3.5}
+
+
+def test_containment_match_scores_the_differing_names_as_wrong() -> None:
+    gold = rec(performance_projects=[_proj("区政府重要活动保障经费", 90, 53.27, 53.27)],
+               general_budget={"classes": [{"name": "卫生健康", "actual": 30.41}]})
+    pred = rec(performance_projects=[_proj("2024年区政府重要活动保障经费", 90, 53.27, 53.27)],
+               general_budget={"classes": [{"name": "卫生健康支出（类）", "actual": 30.41}]})
+    report = score_one(gold, pred)
+    assert [m.how for m in report.matches] == ["exact", "containment"]
+    assert _field_counts(report, "performance_projects.name") == (0, 1, 1)
+    assert _field_counts(report, "general_budget.classes.name") == (1, 0, 0)   # same name
+    assert counts(report) == (1 + 1 + 3, 1, 1, SCALAR_SLOTS)
+
+
+def _non_null_leaves(data: Any, key: str = "") -> int:
+    """Independent count of the slots a gold file holds: every non-null scalar leaf."""
+    if key in {"format", "doc_id"}:
+        return 0
+    if isinstance(data, dict):
+        return sum(_non_null_leaves(v, k) for k, v in data.items())
+    if isinstance(data, list):
+        return sum(_non_null_leaves(v, key) for v in data)
+    return int(data is not None)
+
+
+def test_gold_against_itself_counts_every_field_of_every_item() -> None:
+    gold = load_dir(GOLD_DIR)
+    report = score_dirs(gold, gold)
+    o = report.overall
+    assert (o.precision, o.recall, o.f1) == (1.0, 1.0, 1.0)
+    expected = sum(_non_null_leaves(json.loads(p.read_text("utf-8")))
+                   for p in GOLD_DIR.glob("*.json"))
+    assert o.tp == expected
+    for lp, fields in (("general_budget.items", ("class", "section", "item", "code",
+                                                 "budget_at_start", "actual")),
+                       ("general_budget.classes", ("name", "actual")),
+                       ("performance_projects", ("name", "score", "budget", "executed"))):
+        n_items = sum(len(getattr(r.general_budget, lp.split(".")[1]) if "." in lp
+                          else r.performance_projects) for r in gold.values())
+        for leaf in fields:
+            c = report.by_field[f"{lp}.{leaf}"]
+            assert c.tp + c.abstain == n_items, f"{lp}.{leaf}"

@@ -1,6 +1,5 @@
 """Command line: noun subcommands (``ingest``, ``chunks``, ``tables``, ``run``, ``runs``, ``checks``,
-``reconcile``, ``eval``, ``db``).
-
+``reconcile``, ``eval``, ``db``, ``serve``, ``worker``).
 Each noun's handlers live in their own module; this one builds the parser, turns
 ``ExtractorError`` into one clear line on stderr (exit 2) and never prints secrets.
 Building the parser imports no heavy library (``extractor --help`` stays fast): handlers
@@ -20,7 +19,7 @@ from extractor.core.errors import ExtractorError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from extractor.cli import docs, evaluation, runs, tables
+    from extractor.cli import docs, evaluation, runs, service, tables
 
     parser = argparse.ArgumentParser(
         prog="extractor",
@@ -34,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     tables.register(sub)
     runs.register(sub)
     evaluation.register(sub)
+    service.register(sub)
     return parser
 
 

@@ -1,8 +1,14 @@
-"""``eval``: score prediction files or stored runs against gold, compare runs, export."""
+"""``eval``: score prediction files or stored runs against gold, compare runs, export.
+
+Exit status of ``eval score``: 0 when every file was scored, 3 when some gold or
+prediction file was invalid (those are listed with their reason and the rest is
+scored), 2 for an error that stops the command (no gold folder, unknown run).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,15 +16,22 @@ from extractor.cli.common import open_store, settings_from
 from extractor.core.errors import ConfigError
 
 if TYPE_CHECKING:  # imported by the handlers: building the parser stays light
-    from extractor.evaluate.score import ScoreReport
+    from extractor.core.records import FinalAccounts
+    from extractor.evaluate.evidence import DocumentText
+    from extractor.evaluate.results import DocContext, InvalidFile, ScoreReport
     from extractor.store import Store
+
+EXIT_INVALID = 3
+"""``eval score`` scored what it could but some gold or prediction file was invalid."""
 
 
 def register(sub: Any) -> None:
     ev = sub.add_parser("eval", help="score, compare and export extractions")
     esub = ev.add_subparsers(dest="eval_command", required=True, metavar="ACTION")
 
-    p = esub.add_parser("score", help="score predictions (files or a stored run) against gold")
+    p = esub.add_parser("score", help="score predictions (files or a stored run) against gold",
+                        epilog=f"exit status {EXIT_INVALID}: some file was invalid (listed; the "
+                               "others were scored)")
     p.add_argument("--gold", type=Path, help="gold folder (default eval/gold)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--pred", type=Path, help="folder of prediction files")
@@ -40,73 +53,122 @@ def register(sub: Any) -> None:
                    help="long: a row per document and field; wide: a row per document")
     p.set_defaults(handler=cmd_export)
 
+    from extractor.cli.service import register_export_gold
+
+    register_export_gold(esub)
+
     p = esub.add_parser("compare", help="per-field differences and a paired bootstrap ΔF1")
     p.add_argument("run_a", type=int)
     p.add_argument("run_b", type=int)
     p.add_argument("--gold", type=Path)
     p.add_argument("--json", action="store_true")
     p.add_argument("--all-fields", action="store_true", help="list unchanged fields too")
+    p.add_argument("--html", type=Path, metavar="FILE",
+                   help="also write an HTML page with the per-section ΔF1 interval plot")
     p.set_defaults(handler=cmd_compare)
 
 
-def _gold(args: argparse.Namespace) -> dict[str, Any]:
-    from extractor.evaluate.schema import load_dir
+def _gold(args: argparse.Namespace) -> tuple[dict[str, FinalAccounts], list[InvalidFile]]:
+    from extractor.evaluate.schema import invalid_file, load_dir_lenient
 
     gold_dir: Path = args.gold or settings_from(args).gold_dir
     if not gold_dir.is_dir():
         raise ConfigError(f"gold folder {gold_dir} does not exist")
-    return load_dir(gold_dir)
+    records, errors = load_dir_lenient(gold_dir)
+    return records, [invalid_file(e, "gold") for e in errors]
 
 
-def _evidence(store: Store, run_id: int) -> dict[tuple[str, str], str]:
-    """(doc_id, slot path) → the quote the extractor cited, for the HTML report."""
-    from extractor.core.records import slot_facts
+def document_texts(store: Store, doc_ids: set[str]) -> dict[str, DocumentText]:
+    """The stored normalized text of the named documents (the text evidence indexes)."""
+    from extractor.evaluate.evidence import DocumentText
 
-    out: dict[tuple[str, str], str] = {}
+    return {d.doc_id: DocumentText(d.doc_id, d.normalized, list(d.page_starts or [0]), d.path,
+                                   d.media_type)
+            for d in store.documents() if d.doc_id in doc_ids}
+
+
+def _run_context(store: Store, run_id: int) -> dict[str, DocContext]:
+    """Failing checks and repairs of a run, mapped onto the prediction's slot paths."""
+    from extractor.evaluate.explain import run_context
+
+    out: dict[str, DocContext] = {}
     for rd in store.run_documents(run_id):
         doc = store.find_document(rd.document)
-        if doc is None:
+        if doc is None or rd.status == "failed":
             continue
-        for path, fact in slot_facts(store.facts(run_id, rd.document)).items():
-            if fact.evidence:
-                out[(doc.doc_id, path)] = fact.evidence.quote
+        out[doc.doc_id] = run_context(
+            store.facts(run_id, rd.document),
+            [c.model_dump() for c in store.checks(run_id, rd.document)],
+            [r.model_dump() for r in store.repairs(run_id, rd.document)])
     return out
 
 
-def _report(args: argparse.Namespace, store: Store | None) -> ScoreReport:
-    from extractor.evaluate.schema import load_dir
+def _merge_findings(context: dict[str, DocContext], preds: dict[str, FinalAccounts]) -> None:
+    from extractor.evaluate.explain import file_context
+    from extractor.evaluate.results import DocContext
+
+    for doc, ctx in file_context(preds).items():
+        context.setdefault(doc, DocContext()).findings = ctx.findings
+
+
+def run_title(store: Store, run_id: int) -> tuple[str, dict[str, Any]]:
+    """A run's report title (id, extractor, model, chunk budget, code) and its settings."""
+    run = store.get_run(run_id)
+    settings = {"run": run.id, "extractor": run.extractor, "code": run.code_version,
+                "prompts": run.prompt_hashes, "settings": run.settings}
+    stored: dict[str, Any] = run.settings or {}
+    model: dict[str, Any] = stored.get("model") or {}
+    chunk: dict[str, Any] = stored.get("chunk") or {}
+    parts = [f"run {run.id}", run.extractor]
+    if run.extractor != "rules" and model.get("model"):
+        parts.append(f"model {model['model']} @ {model.get('base_url')}")
+    if chunk.get("token_budget"):
+        parts.append(f"chunk budget {chunk['token_budget']}")
+    parts.append(f"code {run.code_version or '?'}")
+    return " · ".join(parts), settings
+
+
+def _score(args: argparse.Namespace) -> tuple[ScoreReport, Store | None]:
+    from extractor.evaluate.schema import invalid_file, load_dir_lenient
     from extractor.evaluate.score import score_dirs
     from extractor.pipeline import predictions
 
-    gold = _gold(args)
+    gold, invalid = _gold(args)
+    store: Store | None = None
+    context: dict[str, DocContext] = {}
     if args.pred is not None:
-        return score_dirs(gold, load_dir(args.pred))
-    assert store is not None
-    store.get_run(args.run)
-    return score_dirs(gold, predictions(store, args.run))
+        preds, errors = load_dir_lenient(args.pred)
+        invalid += [invalid_file(e, "pred") for e in errors]
+        if any(p.evidence for p in preds.values()):
+            store = open_store(settings_from(args))
+    else:
+        store = open_store(settings_from(args))
+        store.get_run(args.run)
+        preds = predictions(store, args.run)
+        context = _run_context(store, args.run)
+    _merge_findings(context, preds)
+    documents = document_texts(store, set(preds)) if store is not None else None
+    report = score_dirs(gold, preds, documents=documents, invalid=invalid, context=context)
+    return report, store
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from extractor.evaluate.report import write_html
     from extractor.evaluate.score import format_table
 
-    store = open_store(settings_from(args)) if args.run is not None else None
-    report = _report(args, store)
-    if args.json:
-        print(report.model_dump_json(indent=2))
-    else:
-        print(format_table(report))
+    report, store = _score(args)
+    print(report.model_dump_json(indent=2) if args.json else format_table(report))
+    for bad in report.invalid:
+        print(f"invalid {bad.side} file: {bad.file}: {bad.reason}", file=sys.stderr)
     if args.html:
-        run_settings = None
-        evidence: dict[tuple[str, str], str] = {}
-        if store is not None:
-            run = store.get_run(args.run)
-            run_settings = {"run": run.id, "extractor": run.extractor, "code": run.code_version,
-                            "prompts": run.prompt_hashes, "settings": run.settings}
-            evidence = _evidence(store, args.run)
-        write_html(report, args.html, run_settings, evidence)
+        title, run_settings = (None, None)
+        if args.run is not None and store is not None:
+            title, run_settings = run_title(store, args.run)
+        elif args.pred is not None:
+            title = f"predictions {args.pred}"
+        write_html(report, args.html, run_settings, title=title)
         print(f"wrote {args.html}")
-    return 0
+    return EXIT_INVALID if report.invalid else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -126,16 +188,25 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """Score run A, then run B (in the order given) on the same gold, and compare."""
     from extractor.evaluate.compare import compare, comparison_json, format_comparison
+    from extractor.evaluate.compare_html import write_comparison_html
     from extractor.evaluate.score import score_dirs
     from extractor.pipeline import predictions
 
     store = open_store(settings_from(args))
-    gold = _gold(args)
+    gold, invalid = _gold(args)
     reports = []
     for run_id in (args.run_a, args.run_b):
         store.get_run(run_id)
-        reports.append(score_dirs(gold, predictions(store, run_id)))
+        preds = predictions(store, run_id)
+        reports.append(score_dirs(gold, preds, invalid=invalid,
+                                  documents=document_texts(store, set(preds))))
     result = compare(reports[0], reports[1], labels=(f"run {args.run_a}", f"run {args.run_b}"))
     print(comparison_json(result) if args.json else format_comparison(result, all_fields=args.all_fields))
-    return 0
+    if args.html:
+        write_comparison_html(result, args.html)
+        print(f"wrote {args.html}")
+    for bad in invalid:
+        print(f"invalid {bad.side} file: {bad.file}: {bad.reason}", file=sys.stderr)
+    return EXIT_INVALID if invalid else 0

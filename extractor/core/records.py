@@ -163,9 +163,11 @@ class DocumentFinding(BaseModel):
 class FinalAccounts(_Section):
     """One document's figures in the contract shape (gold file or prediction file).
 
-    ``check_status`` and ``document_findings`` are optional extensions for predictions:
-    slot path (see :func:`slot_path`) -> status, and findings about the report itself.
-    Gold files leave them out.
+    ``check_status``, ``evidence`` and ``document_findings`` are optional extensions for
+    predictions: slot path (see :func:`slot_path`) -> status, slot path -> where the value
+    was read (quote, page, offsets into the stored normalized text, cell bbox; the scorer
+    checks it against the stored document), and findings about the report itself. Gold
+    files leave them out.
     """
 
     format: Literal["final_accounts/v1"] = FORMAT
@@ -185,11 +187,13 @@ class FinalAccounts(_Section):
     assets: Assets = Field(default_factory=Assets)
     performance_projects: list[PerformanceProject] = Field(default_factory=list)
     check_status: dict[str, CheckStatus] | None = None
+    evidence: dict[str, Evidence] | None = None
     document_findings: list[DocumentFinding] | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """The contract JSON (aliases such as ``class``; optional extensions only when present)."""
-        absent = {name for name in ("check_status", "document_findings") if getattr(self, name) is None}
+        absent = {name for name in ("check_status", "evidence", "document_findings")
+                  if getattr(self, name) is None}
         return self.model_dump(mode="json", by_alias=True, exclude_none=False, exclude=absent)
 
 
@@ -258,7 +262,8 @@ def iter_scalar_slots(record: FinalAccounts) -> Iterator[Slot]:
     """Every non-list scalar slot, including ``meta``."""
     data = record.model_dump(by_alias=True)
     for section, value in data.items():
-        if section in {"format", "doc_id", "check_status", "document_findings", "performance_projects"}:
+        if section in {"format", "doc_id", "check_status", "evidence", "document_findings",
+                       "performance_projects"}:
             continue
         if isinstance(value, dict):
             for name, inner in value.items():
@@ -328,6 +333,9 @@ class Evidence(BaseModel):
     """For a value read from a table cell: the row label to its left."""
     column_header: str | None = None
     """For a value read from a table cell: its column header path, joined by ``/``."""
+
+
+FinalAccounts.model_rebuild()
 
 
 class Fact(BaseModel):
@@ -409,8 +417,12 @@ def slot_facts(facts: list[Fact]) -> dict[str, Fact]:
     return out
 
 
-def assemble(doc_id: str, facts: list[Fact], *, with_status: bool = True) -> FinalAccounts:
-    """Build the contract record from facts (primary fact per slot), keeping item order."""
+def assemble(doc_id: str, facts: list[Fact], *, with_status: bool = True,
+             with_evidence: bool = False) -> FinalAccounts:
+    """Build the contract record from facts (primary fact per slot), keeping item order.
+
+    ``with_evidence`` adds the optional ``evidence`` extension (slot path -> where the
+    value was read) so an exported file can be checked against its document later."""
     data: dict[str, Any] = {"format": FORMAT, "doc_id": doc_id}
     items: dict[str, list[dict[str, Any]]] = {lp: [] for lp in LIST_KEYS}
     for path, fact in slot_facts(facts).items():
@@ -430,14 +442,18 @@ def assemble(doc_id: str, facts: list[Fact], *, with_status: bool = True) -> Fin
     data["performance_projects"] = items["performance_projects"]
     if with_status:
         data["check_status"] = {path: fact.status for path, fact in slot_facts(facts).items()}
+    if with_evidence:
+        data["evidence"] = {path: fact.evidence for path, fact in slot_facts(facts).items()
+                            if fact.evidence is not None}
     return FinalAccounts.model_validate(data)
 
 
 def facts_from_record(record: FinalAccounts, extractor: str = "import") -> list[Fact]:
-    """The inverse of :func:`assemble` (no evidence: a contract file carries none)."""
+    """The inverse of :func:`assemble` (evidence only where the file carries the extension)."""
     statuses = record.check_status or {}
+    cited = record.evidence or {}
     facts = [Fact(field=s.field, value=s.value, extractor=extractor,
-                  status=statuses.get(s.path, CheckStatus.UNCHECKED))
+                  status=statuses.get(s.path, CheckStatus.UNCHECKED), evidence=cited.get(s.path))
              for s in iter_scalar_slots(record) if s.value is not None]
     for lp, key_fields in LIST_KEYS.items():
         for index, item in enumerate(list_items(record, lp)):
@@ -446,6 +462,8 @@ def facts_from_record(record: FinalAccounts, extractor: str = "import") -> list[
                 if item.get(leaf) is None:
                     continue
                 path = f"{lp}.{leaf}"
+                where = slot_path(path, index)
                 facts.append(Fact(field=path, key=key, value=item[leaf], extractor=extractor,
-                                  status=statuses.get(slot_path(path, index), CheckStatus.UNCHECKED)))
+                                  status=statuses.get(where, CheckStatus.UNCHECKED),
+                                  evidence=cited.get(where)))
     return facts

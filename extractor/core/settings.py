@@ -85,6 +85,37 @@ class LimitSettings(BaseModel):
     """Characters of text after reading (all pages); beyond this the file is refused."""
 
 
+class ServiceSettings(BaseModel):
+    """``extractor serve`` / ``extractor worker``: where to listen, who may call, what to accept.
+
+    Without a ``token`` the API has no authentication, so the server refuses to listen on
+    anything but loopback unless told to (``--allow-remote``).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    token: SecretStr | None = None
+    """Bearer token every API call and page must carry (``EXTRACTOR_SERVICE__TOKEN``)."""
+    max_upload_bytes: int | None = Field(default=None, gt=0)
+    """Largest upload accepted (default: ``limits.max_file_bytes``, the CLI's limit); bigger
+    bodies are cut off with 413 before they are stored."""
+    blob_dir: Path | None = None
+    """Uploaded originals, one folder per SHA-256 (default: ``<data dir>/blobs``)."""
+    workers: int = Field(default=1, ge=0)
+    """Job threads inside ``serve`` (0: only accept uploads; ``extractor worker`` runs jobs)."""
+    lease_s: float = Field(default=60.0, gt=0)
+    """A running job's claim expires this long after its last heartbeat, so the job of a
+    killed process is taken up again by another."""
+    poll_s: float = Field(default=1.0, gt=0)
+    render_dpi: int = Field(default=110, ge=36, le=300)
+    report_markers: list[str] = Field(default_factory=lambda: ["决算"])
+    """An upload whose readable text contains none of these is refused as not a report."""
+
+    @property
+    def blobs(self) -> Path:
+        return self.blob_dir or default_data_dir() / "blobs"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EXTRACTOR_", env_nested_delimiter="__",
                                       extra="ignore")
@@ -97,10 +128,18 @@ class Settings(BaseSettings):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+
+    def upload_limit(self) -> tuple[int, str]:
+        """The largest upload the service takes, and the variable that sets it."""
+        if self.service.max_upload_bytes is not None:
+            return self.service.max_upload_bytes, "EXTRACTOR_SERVICE__MAX_UPLOAD_BYTES"
+        return self.limits.max_file_bytes, "EXTRACTOR_LIMITS__MAX_FILE_BYTES"
 
     def redacted(self) -> dict[str, object]:
-        """Settings as stored with a run: never the API key."""
-        data = self.model_dump(mode="json", exclude={"model": {"api_key"}})
+        """Settings as stored with a run: never the API key; not the service section, which
+        does not change what a run extracts (a job and ``extractor run`` share runs)."""
+        data = self.model_dump(mode="json", exclude={"model": {"api_key"}, "service": True})
         data["model"]["api_key_set"] = self.model.api_key is not None
         return data
 

@@ -12,12 +12,13 @@ import json
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from extractor.core.errors import ContractError
 from extractor.core.records import FinalAccounts
+from extractor.evaluate.results import InvalidFile
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "eval" / "final_accounts.schema.json"
 """Where the committed JSON Schema lives (``eval/final_accounts.schema.json``)."""
@@ -86,28 +87,50 @@ def load_record(path: str | Path) -> FinalAccounts:
 
 
 def load_dir(path: str | Path) -> dict[str, FinalAccounts]:
-    """Every ``*.json`` directly in ``path``, keyed by the ``doc_id`` inside the file.
+    """Every ``*.json`` directly in ``path``, keyed by the ``doc_id`` inside the file;
+    the first invalid file raises :class:`ContractError` (see :func:`load_dir_lenient`).
 
     The content's ``doc_id`` is authoritative because outside evaluators may name files
     freely; a differing file stem only raises :class:`DocIdMismatchWarning`. Two files
     with the same ``doc_id`` are an error: one of them would otherwise be ignored.
     """
+    records, errors = load_dir_lenient(path)
+    if errors:
+        raise errors[0]
+    return records
+
+
+def invalid_file(error: ContractError, side: Literal["gold", "pred"]) -> InvalidFile:
+    """A load error as the report lists it."""
+    return InvalidFile(side=side, file=error.file, reason=f"at {error.json_path}: {error.problem}")
+
+
+def load_dir_lenient(path: str | Path) -> tuple[dict[str, FinalAccounts], list[ContractError]]:
+    """Like :func:`load_dir` but a bad file does not stop the others: it is returned
+    with its reason (unreadable, not JSON, not the contract, a doc_id used twice), so a
+    batch of a thousand files is scored even when a few are broken."""
     folder = Path(path)
     if not folder.is_dir():
         raise ContractError(str(folder), "$", "not a directory")
     records: dict[str, FinalAccounts] = {}
     origin: dict[str, Path] = {}
+    bad: list[ContractError] = []
     for file in sorted(folder.glob("*.json")):
-        record = load_record(file)
+        try:
+            record = load_record(file)
+        except ContractError as exc:
+            bad.append(exc)
+            continue
         if record.doc_id in records:
-            raise ContractError(str(file), "$.doc_id",
-                                f"doc_id {record.doc_id!r} also used by {origin[record.doc_id]}")
+            bad.append(ContractError(str(file), "$.doc_id", f"doc_id {record.doc_id!r} also "
+                                                            f"used by {origin[record.doc_id]}"))
+            continue
         if file.stem != record.doc_id:
             warnings.warn(f"{file}: file name does not match doc_id {record.doc_id!r}; "
                           "using the doc_id", DocIdMismatchWarning, stacklevel=2)
         records[record.doc_id] = record
         origin[record.doc_id] = file
-    return records
+    return records, bad
 
 
 def schema_text() -> str:

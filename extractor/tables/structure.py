@@ -10,9 +10,11 @@ it, or starts with a total (``合计``/``总计``) or an enumerated item (``一�
 ``1.``); a column-numbering row (``栏次`` 1 2 3 …) is still header. A header cell spanning
 further down extends the header to its bottom. Columns are classified on the data rows:
 *code* columns (the 类/款/项 or 科目编码 columns: their header says so, or they hold only
-2-7 digit codes left of a name), *label* columns (names), and *value* columns. A cell's
-row label is the text of the label columns left of it, after the previous value column,
-so both halves of a two-sided table (收入 | 支出) get their own labels.
+2-7 digit codes left of a name), *label* columns (names), and *value* columns. Columns
+fall into segments, a new one where a name column follows a value column; a cell's row
+label is the text of its row's name cells in its segment (codes and 类/款/项 left out, a
+``合计`` spanning the code columns kept), so both halves of a two-sided table
+(收入 | 支出) get their own labels. Column-numbering rows give no column title.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from extractor.core.types import BBox, Cell, Table
+from extractor.core.types import Cell, Table
 
 AMOUNT = re.compile(r"^[-−+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?$")
 """A figure as printed in a cell (``2,940.05``, ``0.95``, ``12``, ``3.5%``)."""
@@ -371,10 +373,3 @@ def _append(head: Table, part: Table) -> None:
     if part.end is not None:
         head.end = part.end
     head.unit = head.unit or part.unit
-
-
-def union_bbox(boxes: Sequence[BBox]) -> BBox | None:
-    if not boxes:
-        return None
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))

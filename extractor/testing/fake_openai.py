@@ -137,17 +137,23 @@ class FakeOpenAI:
 
     def __init__(self, handler: Handler | Sequence[Reply] | None = None, *,
                  latency_s: float = 0.0, faults: FaultPlan | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, gate: int = 0) -> None:
         if handler is None:
             handler = schema_responder
         self.handler: Handler = Script(handler) if isinstance(handler, Sequence) else handler
         self.latency_s = latency_s
+        self.gate = gate
+        """When set, the first requests are held until ``gate`` of them are in flight at once
+        (or ``latency_s`` has passed); after that the gate stays open. Overlap is then forced
+        by the server, not hoped for from a clock, so a test of bounded concurrency holds on
+        a machine too busy to start requests promptly."""
         self.faults = faults
         self.errors: list[str] = []
         self.max_in_flight = 0
         self._host, self._port = host, port
         self._records: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        self._filled = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._in_flight = 0
         self._serial = 0
@@ -265,6 +271,16 @@ class FakeOpenAI:
         with self._lock:
             self._in_flight += delta
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            self._filled.notify_all()
+
+    def _hold(self) -> bool:
+        """Wait for the gate (or the latency); True when the server is stopping."""
+        if not self.gate:
+            return bool(self.latency_s) and self._stop.wait(self.latency_s)
+        with self._filled:
+            self._filled.wait_for(lambda: self.max_in_flight >= self.gate or self._stop.is_set(),
+                                  timeout=self.latency_s or None)
+        return self._stop.is_set()
 
 
 def _hard_close(sock: socket.socket) -> None:
@@ -330,7 +346,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             reply = fake._choose(body)
             serial = fake._record(self.path, body, reply.label, arrived)
-            if fake.latency_s and fake._stop.wait(fake.latency_s):
+            if fake._hold():
                 return
             self._answer(body, reply, serial)
         finally:
