@@ -399,27 +399,30 @@ def write_extracted(store: Store, run_id: int, result: Extracted) -> DocumentOut
 def predictions(store: Store, run_id: int) -> dict[str, FinalAccounts]:
     """Contract records of a run's documents (failed ones left out), with check status,
     document findings and the ``evidence`` extension (so exported files can be checked)."""
-    out = {}
+    return dict(iter_predictions(store, run_id))
+
+
+def iter_predictions(store: Store, run_id: int) -> Iterator[tuple[str, FinalAccounts]]:
+    """:func:`predictions` one document at a time (an export of thousands holds one record)."""
     for rd in store.run_documents(run_id):
         doc = store.find_document(rd.document)
         if doc is None or rd.status == "failed":
             continue
         record = assemble(doc.doc_id, store.facts(run_id, rd.document), with_evidence=True)
         record.document_findings = [f for _, f in store.findings(run_id, rd.document)]
-        out[doc.doc_id] = record
-    return out
+        yield doc.doc_id, record
 
 
 def export_run(store: Store, run_id: int, out_dir: Path) -> list[Path]:
     """One ``final_accounts/v1`` prediction file per document of the run, with check status."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for doc_id, record in predictions(store, run_id).items():
+    written: dict[Path, None] = {}
+    for doc_id, record in iter_predictions(store, run_id):  # a later same-named one wins, as before
         path = out_dir / f"{doc_id}.json"
         path.write_text(json.dumps(record.to_json_dict(), ensure_ascii=False, indent=2) + "\n",
                         encoding="utf-8")
-        written.append(path)
-    return written
+        written[path] = None
+    return list(written)
 
 
 def reconcile_stage(store: Store, run_id: int, doc: DocumentData, facts: list[Fact]) -> list[Fact]:
