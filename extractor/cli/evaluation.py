@@ -78,13 +78,21 @@ def _gold(args: argparse.Namespace) -> tuple[dict[str, FinalAccounts], list[Inva
     return records, [invalid_file(e, "gold") for e in errors]
 
 
-def document_texts(store: Store, doc_ids: set[str]) -> dict[str, DocumentText]:
-    """The stored normalized text of the named documents (the text evidence indexes)."""
+def document_texts(store: Store, doc_ids: set[str], run_id: int | None = None
+                   ) -> dict[str, DocumentText]:
+    """The stored normalized text of the named documents (the text evidence indexes).
+
+    Two files may share a doc_id (``report.pdf`` and ``report.txt``): given the run, the
+    document is the one that run read, not whichever of them was stored last."""
     from extractor.evaluate.evidence import DocumentText
 
+    docs = store.documents()
+    if run_id is not None:
+        in_run = {rd.document for rd in store.run_documents(run_id)}
+        docs = [d for d in docs if d.sha256 in in_run]
     return {d.doc_id: DocumentText(d.doc_id, d.normalized, list(d.page_starts or [0]), d.path,
                                    d.media_type)
-            for d in store.documents() if d.doc_id in doc_ids}
+            for d in docs if d.doc_id in doc_ids}
 
 
 def _run_context(store: Store, run_id: int) -> dict[str, DocContext]:
@@ -147,7 +155,8 @@ def _score(args: argparse.Namespace) -> tuple[ScoreReport, Store | None]:
         preds = predictions(store, args.run)
         context = _run_context(store, args.run)
     _merge_findings(context, preds)
-    documents = document_texts(store, set(preds)) if store is not None else None
+    documents = (document_texts(store, set(preds), None if args.pred is not None else args.run)
+                 if store is not None else None)
     report = score_dirs(gold, preds, documents=documents, invalid=invalid, context=context)
     return report, store
 
@@ -201,7 +210,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         store.get_run(run_id)
         preds = predictions(store, run_id)
         reports.append(score_dirs(gold, preds, invalid=invalid,
-                                  documents=document_texts(store, set(preds))))
+                                  documents=document_texts(store, set(preds), run_id)))
     result = compare(reports[0], reports[1], labels=(f"run {args.run_a}", f"run {args.run_b}"))
     print(comparison_json(result) if args.json else format_comparison(result, all_fields=args.all_fields))
     if args.html:

@@ -174,17 +174,20 @@ def _run_with(args: argparse.Namespace, settings: Settings, store: Store, execut
 def _score_if_gold(store: Store, run_id: int, gold_dir: Path) -> None:
     if not gold_dir.is_dir():
         return
-    from extractor.evaluate.schema import load_dir
+    from extractor.cli.evaluation import document_texts
+    from extractor.evaluate.schema import invalid_file, load_dir_lenient
     from extractor.evaluate.score import format_table, score_dirs
     from extractor.pipeline import predictions
 
-    gold = load_dir(gold_dir)
+    gold, errors = load_dir_lenient(gold_dir)
     pred = predictions(store, run_id)
     if not set(gold) & set(pred):
         print(f"(no document of this run has a gold file in {gold_dir})")
         return
     print(f"\nscore against {gold_dir}:")
-    print(format_table(score_dirs(gold, pred)))
+    report = score_dirs(gold, pred, documents=document_texts(store, set(pred), run_id),
+                        invalid=[invalid_file(e, "gold") for e in errors])
+    print(format_table(report))
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
