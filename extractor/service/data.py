@@ -7,19 +7,15 @@ the API and a file on disk never disagree about a document.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import col, select
 
 from extractor.core.errors import NotFoundError
 from extractor.core.records import (
-    AUX_PREFIX,
-    CheckStatus,
     Fact,
     FinalAccounts,
     iter_scalar_slots,
-    primary_facts,
     slot_facts,
 )
 from extractor.pipeline import predictions
@@ -80,26 +76,6 @@ def findings_of(record: dict[str, Any]) -> list[dict[str, Any]]:
     """Document findings carried by a record (an optional extension of the contract)."""
     found = record.get("document_findings")
     return list(found) if isinstance(found, list) else []
-
-
-@dataclass
-class Counts:
-    fields: int = 0
-    verified: int = 0
-    repaired: int = 0
-    flagged: int = 0
-    unchecked: int = 0
-
-
-def status_counts(facts: list[Fact]) -> Counts:
-    counts = Counts()
-    for fact in primary_facts(facts):
-        if fact.field.startswith(AUX_PREFIX) or fact.value is None:
-            continue
-        counts.fields += 1
-        name = fact.status.value if fact.status in CheckStatus else "unchecked"
-        setattr(counts, name, getattr(counts, name) + 1)
-    return counts
 
 
 # --------------------------------------------------------------------------- review

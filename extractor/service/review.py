@@ -24,6 +24,7 @@ from extractor.core.settings import Settings
 from extractor.core.types import DocumentData
 from extractor.service import data, pages
 from extractor.store import Document, Store
+from extractor.summary import finding_counts
 
 SECTION_ORDER = ("meta", "summary", "income_sources", "expense_uses", "general_budget",
                  "basic_expense", "project_expense_total", "three_public", "gov_fund_expense",
@@ -198,7 +199,7 @@ def build(store: Store, doc: Document, run_id: int, blobs: Path) -> dict[str, An
                      "media_type": doc.media_type, "visual": visual,
                      "original": original is not None},
         "run_id": run_id, "fields": fields, "checks": checks, "findings": findings,
-        "counts": data.status_counts(facts_list).__dict__,
+        "counts": finding_counts(facts_list).as_dict(),
     }
     loaded = store.load_document(doc.sha256)
     stored = loaded.pages

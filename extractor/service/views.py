@@ -25,6 +25,7 @@ from extractor.service import data, review
 from extractor.service.models import Job
 from extractor.service.queue import JobQueue
 from extractor.store import Document, Store
+from extractor.summary import finding_counts
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -61,7 +62,7 @@ def run_page(store: Store, run_id: int, gold_dir: Path) -> str:
     rows = []
     for rd in store.run_documents(run_id):
         doc = names.get(rd.document)
-        counts = data.status_counts(store.facts(run_id, rd.document))
+        counts = finding_counts(store.facts(run_id, rd.document))
         record = records.get(doc.doc_id, {}) if doc else {}
         state = data.review_state(store, rd.document)
         rows.append({"sha": rd.document, "doc_id": doc.doc_id if doc else rd.document[:12],
