@@ -29,7 +29,7 @@ _SPACE_RUN2 = re.compile(r"\S[ \u3000]{2,}\S")
 _BARE_FIGURE = re.compile(r"(?:^|\s)-?\d+\.\d+(?=\s|$)")
 _PROSE_MARK = re.compile(r"[。，；,;：:！？%％]|万元")
 _UNIT_RE = re.compile(r"(?:金额)?单位[:：]\s*(万元|元)")
-_LIST_MARK = re.compile(
+LIST_MARK = re.compile(
     r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.．、])\s*")
 _MARKER = re.compile(r"公开\s*\d{1,2}\s*表|附表\s*\d{1,2}")
 TITLE_REACH = 8
@@ -179,7 +179,7 @@ def _single_tokens(pos: int, line: str) -> list[_Tok]:
     for m in re.finditer(r"\S+", line):
         word = m.group(0)
         tok = _Tok(word, pos + m.start(), pos + m.end(), m.start())
-        if tok.is_num or not out or out[-1].is_num or _LIST_MARK.match(word):
+        if tok.is_num or not out or out[-1].is_num or LIST_MARK.match(word):
             out.append(tok)
         else:
             last = out[-1]
@@ -223,7 +223,7 @@ def _labels(row: list[_Tok]) -> list[_Tok]:
 def _name_only(row: list[_Tok]) -> bool:
     """A line holding one piece of a wrapped name (no figure, no code, no numbered label)."""
     return (len(row) == 1 and not row[0].is_num and not _CODE.match(row[0].text)
-            and not _LIST_MARK.match(row[0].text) and row[0].text not in {"合计", "总计"})
+            and not LIST_MARK.match(row[0].text) and row[0].text not in {"合计", "总计"})
 
 
 def _has_name(row: list[_Tok]) -> bool:

@@ -17,13 +17,12 @@ from itertools import pairwise
 from extractor.core.types import Cell, Table
 from extractor.doctypes.final_accounts import TableShape, table_shapes
 from extractor.normalize import normalize
+from extractor.tables.text import LIST_MARK
 
 AMOUNT = re.compile(r"^-?\d[\d,]*(?:\.\d+)?$")
 DECIMAL = re.compile(r"^-?\d[\d,]*\.\d+$")
 CODE_CELL = re.compile(r"^(?P<code>\d{3}(?:\d{2}){0,2})(?:\s*(?P<name>[^\W\d_].*))?$")
 DASH = re.compile(r"^[-—－–]+$")
-LIST_MARK = re.compile(
-    r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.．、])")
 _LINE_NO = re.compile(r"行次|栏次")
 _LABEL_HEAD = re.compile(r"项目|科目名称|名称")
 _TOTAL = re.compile(r"^(?:合计|总计)$")

@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from extractor.core.records import AUX_PREFIX, Fact, normalize_name
 from extractor.core.types import Table
+from extractor.extractors.rules.grid import clean_label
 from extractor.extractors.rules.narrative import PERF_RE
 from extractor.extractors.rules.patterns import (
     DERIVED,
@@ -33,7 +34,7 @@ from extractor.extractors.rules.patterns import (
     FactSpec,
     View,
 )
-from extractor.extractors.rules.rows import CELL_UNIT, Block, Cell, Row, blocks, cite, clean_label
+from extractor.extractors.rules.rows import CELL_UNIT, Block, Cell, Row, blocks, cite
 from extractor.numbers import parse_amount, parse_decimal, to_float
 
 SCORE = "performance_projects.score"

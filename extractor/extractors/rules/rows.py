@@ -19,8 +19,6 @@ from extractor.normalize import normalize
 
 _NUM = re.compile(r"^-?\d+(?:\.\d+)?$")
 CELL_UNIT = re.compile(r"[（(](亿元|万元|元)[)）]")
-_LIST_MARK = re.compile(
-    r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.．、])\s*")
 
 
 @dataclass
@@ -70,10 +68,6 @@ class Block:
     title: str = ""
     table: Table | None = None
     pages: dict[int, int] = field(default_factory=dict)
-
-
-def clean_label(text: str) -> str:
-    return _LIST_MARK.sub("", re.sub(r"\s+", "", text))
 
 
 def _text(cell: TableCell) -> str:
