@@ -12,9 +12,6 @@ import html
 import io
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from extractor.evaluate.compare import Comparison, Interval, fmt_interval, fmt_signed
 from extractor.evaluate.results import fmt_rate
 
@@ -22,6 +19,9 @@ from extractor.evaluate.results import fmt_rate
 def interval_chart_png(cmp: Comparison) -> bytes:
     """Per-section ΔF1 points with horizontal interval bars and the zero line."""
     rows: list[tuple[str, Interval]] = [("overall", cmp.overall), *cmp.by_section.items()]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # only a chart pays for it
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7.5, 0.4 * len(rows) + 1.3), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)

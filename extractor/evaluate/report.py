@@ -18,9 +18,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from extractor.core.records import field_kind
 from extractor.evaluate.evidence import EvidenceCounts, reads_as
 from extractor.evaluate.results import (
@@ -71,6 +68,9 @@ def section_chart_png(report: ScoreReport) -> bytes:
     """Horizontal bars of F1 per section (sections with undefined F1 drawn at 0, marked)."""
     names = list(report.by_section)
     f1s = [report.by_section[n].f1 for n in names]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # only a chart pays for it
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7.5, 0.38 * max(len(names), 1) + 1.0), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
