@@ -5,7 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,ray]" 2>&1 | grep -v "Running pip as the 'root'" || true
+# Each step says how long it took, so a slow run shows where its minutes went.
+timed() {
+  local name=$1 t0=$SECONDS
+  shift
+  "$@"
+  echo "[test.sh] $name: $((SECONDS - t0)) s"
+}
+
+install() {
+  python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,ray]" 2>&1 \
+    | grep -v "Running pip as the 'root'" || true
+}
+timed install install
 
 stop_postgres() {
   "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA/data" -m immediate stop >/dev/null 2>&1 || true
@@ -37,12 +49,18 @@ start_postgres() {
   export EXTRACTOR_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
   echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
-start_postgres
-bash scripts/install_browser.sh
+timed postgres start_postgres
+timed browser bash scripts/install_browser.sh
 
-ruff check .
-mypy
-lint-imports
+timed ruff ruff check .
+# mypy's incremental cache lives outside the checkout, so a fresh clone on a machine that
+# ran this before re-checks only what changed (mypy compares file hashes; a stale entry is
+# never trusted). A fresh machine checks everything, as before.
+export MYPY_CACHE_DIR=${MYPY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/extractor/mypy}
+timed mypy mypy
+timed lint-imports lint-imports
 # No test asserts elapsed time (speeds live in bench/); the slowest tests are listed so a
-# run on a busy machine shows where its minutes went.
-python3 -m pytest -q --durations=10 "$@"
+# run on a busy machine shows where its minutes went. pytest-xdist runs one worker per core
+# (PYTEST_XDIST_AUTO_NUM_WORKERS overrides), whole modules per worker so a module's server
+# or browser starts once; tests/conftest.py gives each worker a PostgreSQL database of its own.
+timed pytest python3 -m pytest -q -p no:benchmark -n auto --dist loadscope --durations=10 "$@"

@@ -38,6 +38,34 @@ def _postgres_url() -> str | None:
     return os.environ.get("EXTRACTOR_TEST_POSTGRES_URL")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist every worker gets a PostgreSQL database of its own.
+
+    The storage tests wipe the ``public`` schema before each test; two workers sharing one
+    database would wipe each other's tables mid-test. Each worker (``gw0``, ``gw1`` …) creates
+    ``extractor_test_gw0`` … on the given server and points ``EXTRACTOR_TEST_POSTGRES_URL`` at
+    it, so every test, and every process a test starts, sees only its worker's database.
+    """
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    url = _postgres_url()
+    if not worker or not url:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+    name = f"extractor_test_{worker}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    own = server.set(database=name)
+    os.environ["EXTRACTOR_TEST_POSTGRES_URL"] = own.render_as_string(hide_password=False)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Every storage test runs on SQLite and, where a server is given, on PostgreSQL."""
