@@ -61,6 +61,8 @@ timed mypy mypy
 timed lint-imports lint-imports
 # No test asserts elapsed time (speeds live in bench/); the slowest tests are listed so a
 # run on a busy machine shows where its minutes went. pytest-xdist runs one worker per core
-# (PYTEST_XDIST_AUTO_NUM_WORKERS overrides), whole modules per worker so a module's server
-# or browser starts once; tests/conftest.py gives each worker a PostgreSQL database of its own.
-timed pytest python3 -m pytest -q -p no:benchmark -n auto --dist loadscope --durations=10 "$@"
+# (EXTRACTOR_TEST_WORKERS=N sets how many, 0 runs in one process), whole modules per worker
+# so a module's server or browser starts once; tests/conftest.py gives each worker a
+# PostgreSQL database of its own.
+timed pytest python3 -m pytest -q -p no:benchmark -n "${EXTRACTOR_TEST_WORKERS:-auto}" --dist loadscope \
+  --durations=10 "$@"
