@@ -30,6 +30,7 @@ from extractor.store import ModelCall, Run, Store
 from extractor.testing import FAULT_KINDS, FakeOpenAI, FaultPlan, Reply
 from extractor.testing.demo_responder import respond
 from tests.conftest import ROOT, SAMPLES
+from tests.service_support import WAIT_S
 
 SAMPLE_FILES = [str(p) for p in sorted(SAMPLES.glob("*.txt"))]
 FAST_ENV = {"EXTRACTOR_MODEL__BACKOFF_MAX_S": "0.05", "EXTRACTOR_MODEL__MAX_RETRIES": "2",
@@ -189,7 +190,7 @@ def test_sigkill_mid_run_then_rerun_resends_no_successful_call(sqlite_url: str, 
     with FakeOpenAI(respond, latency_s=0.25) as srv:
         proc = subprocess.Popen(_cli(sqlite_url, srv), cwd=tmp_path, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + WAIT_S  # a bound on waiting for a loaded machine to start it
         while time.monotonic() < deadline and proc.poll() is None:
             if _ok_calls_so_far(sqlite_url) >= 6:
                 break

@@ -6,6 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
+from sqlalchemy import update
+from sqlmodel import col
+
 from extractor.service.models import Job
 from extractor.service.queue import MAX_ATTEMPTS, JobQueue
 from extractor.store import Store
@@ -45,12 +48,16 @@ def test_concurrent_workers_claim_every_job_exactly_once(store_url: str) -> None
 
 
 def test_an_expired_lease_is_reclaimed_and_the_old_claim_cannot_finish(store_url: str) -> None:
-    queue = JobQueue(Store.open(store_url), lease_s=0.2)
+    store = Store.open(store_url)
+    queue = JobQueue(store, lease_s=60)  # long: no stall of a busy machine can expire it
     (job_id,) = _enqueue(queue, 1)
     first = queue.claim("dead-worker")
     assert first is not None and first.id == job_id
     assert queue.claim("other") is None  # leased: not claimable
-    time.sleep(0.5)  # the first worker stops heart-beating (killed)
+    # the first worker stops heart-beating (killed) and its lease runs out: written as the
+    # passing of time would leave it, rather than slept for
+    with store.session() as s:
+        s.execute(update(Job).where(col(Job.id) == job_id).values(lease_until=time.time() - 1))
     second = queue.claim("other")
     assert second is not None and second.id == job_id and second.attempts == 2
     assert not queue.heartbeat(first) and not queue.finish(first, run_id=None)
