@@ -23,10 +23,10 @@ FORMAT = 1
 
 
 def compress(data: bytes) -> bytes:
-    """LZMA with a dictionary that covers the whole value (up to 64 MiB), at preset 1:
-    the second copy of a text is found however far back the first one is, at a few
-    milliseconds per report."""
-    size = 1 << max(16, min(26, (len(data) - 1).bit_length()))
+    """LZMA with a dictionary that covers the whole value (up to 16 MiB, about 120 MB of
+    encoder memory), at preset 1: the raw copy of a text is found however far back the
+    normalized one is, at a few milliseconds per report."""
+    size = 1 << max(16, min(24, (len(data) - 1).bit_length()))
     return lzma.compress(data, format=lzma.FORMAT_XZ,
                          filters=[{"id": lzma.FILTER_LZMA2, "preset": 1, "dict_size": size}])
 
