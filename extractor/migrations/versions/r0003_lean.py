@@ -20,7 +20,6 @@ Revision ID: r0003
 
 from __future__ import annotations
 
-from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
@@ -157,9 +156,12 @@ def _checks(bind: Any) -> None:
                     sa.Column("run_id", sa.Integer), sa.Column("document", sa.String),
                     sa.Column("checks", sa.Integer), sa.Column("failing", sa.Integer),
                     sa.Column("data", sa.LargeBinary))
-    rows = bind.execute(sa.select(old).order_by(old.c.run_id, old.c.document, old.c.id))
-    for (run_id, document), group in groupby(rows, key=lambda r: (r.run_id, r.document)):
-        stored = list(group)
+    # one document's checks at a time (a run's checks may not fit in memory), found by an index
+    op.create_index("ix_checkresult_run_document", "checkresult", ["run_id", "document"])
+    groups = bind.execute(sa.select(old.c.run_id, old.c.document).distinct()).all()
+    for run_id, document in groups:
+        stored = bind.execute(sa.select(old).where(old.c.run_id == run_id, old.c.document == document)
+                              .order_by(old.c.id)).all()
         checks = [{"rule": r.rule, "name": r.name, "passed": bool(r.passed), "detail": r.detail}
                   for r in stored]
         # the set takes its first check's id: a run's checks keep the order they were stored in
