@@ -5,9 +5,9 @@ The older layouts are built the way the code of their time wrote them (the table
 are the SQLite schema of revision r0002, copied from a database it created): the text three
 times (``document.normalized``, ``page.raw``, ``chunk.text``), records keyed by the
 document's hash with their quotes, one ``checkresult`` row per check with its figures in
-full. The oldest layout (before migrations existed) also has one JSON integer per
-character for offsets, check details repeating their columns, no evidence-location or
-run-owner columns and no version table.
+full, one ``doccell`` row per table cell. The oldest layout (before migrations existed)
+also has one JSON integer per character for offsets, check details repeating their
+columns, no evidence-location or run-owner columns and no version table.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from extractor.pipeline import predictions
 from extractor.store import Store
 from extractor.store.content import unpack
 from tests.conftest import GOLD, SAMPLE_IDS, SAMPLES
+from tests.test_tables import make_report
 
 
 def _r0002_tables(meta: sa.MetaData) -> None:
@@ -65,6 +66,14 @@ def _r0002_tables(meta: sa.MetaData) -> None:
              sa.Column("column_header", sa.String), sa.Column("extractor", sa.String, nullable=False),
              number("priority"), sa.Column("status", sa.String, nullable=False),
              sa.Column("note", sa.String))
+    sa.Table("doccell", meta, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("table_id", sa.Integer, sa.ForeignKey("doctable.id"), nullable=False, index=True),
+             number("row"), number("col"), number("row_span"), number("col_span"),
+             sa.Column("text", sa.Text, nullable=False),
+             *(sa.Column(n, sa.Float) for n in ("x0", "y0", "x1", "y1")),
+             *(number(n, True) for n in ("page", "start", "end")),
+             sa.Column("is_header", sa.Boolean, nullable=False), sa.Column("header_path", sa.JSON),
+             sa.Column("row_label", sa.String))
     sa.Table("checkresult", meta, sa.Column("id", sa.Integer, primary_key=True),
              sa.Column("run_id", sa.Integer, sa.ForeignKey("run.id"), nullable=False, index=True),
              to_document(), sa.Column("rule", sa.String, nullable=False),
@@ -72,21 +81,30 @@ def _r0002_tables(meta: sa.MetaData) -> None:
              sa.Column("detail", sa.JSON))
 
 
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    if rows:  # (an empty list would insert one row of defaults)
+        conn.execute(table.insert(), rows)
+
+
 def _rewrite_as_old(url: str, *, unversioned: bool) -> None:
     """Rewrite a database into the layout of revision r0002 (or of before migrations)."""
     from extractor.database import pack_offsets
     from extractor.store import Document, Page, Record
+    from extractor.store.tables import DocTable
 
     store = Store.open(url)
     checks = [c for run in store.runs() for c in store.checks(run.id or 0)]
     with store.session() as s:
+        stored_tables = list(s.exec(select(DocTable)))
         docs = list(s.exec(select(Document)))
         pages = list(s.exec(select(Page).order_by(col(Page.document), col(Page.number))))
         records = list(s.exec(select(Record).order_by(col(Record.id))))
+    grids = [(t.id, store.tables(t.document)[t.index]) for t in stored_tables]
     engine = store.engine
     meta = sa.MetaData()
     _r0002_tables(meta)
     sa.Table("run", meta, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("doctable", meta, sa.Column("id", sa.Integer, primary_key=True))
     t = meta.tables
     dropped = ("record", "checkset", "page", "document")
     inspector = sa.inspect(engine)
@@ -97,7 +115,10 @@ def _rewrite_as_old(url: str, *, unversioned: bool) -> None:
         for table in dropped:  # PostgreSQL drops the other tables' keys to them too: put back below
             cascade = " CASCADE" if engine.dialect.name != "sqlite" else ""
             conn.execute(sa.text(f"DROP TABLE {table}{cascade}"))
-        meta.create_all(conn, tables=[t[n] for n in ("document", "page", "chunk", "record", "checkresult")])
+        meta.create_all(conn, tables=[t[n] for n in ("document", "page", "chunk", "record", "checkresult",
+                                                     "doccell")])
+        for column in ("cells", "grid"):
+            conn.execute(sa.text(f'ALTER TABLE doctable DROP COLUMN "{column}"'))
         texts: dict[int, tuple[str, str]] = {}
         for d in docs:
             packed = unpack(d.content)
@@ -108,10 +129,10 @@ def _rewrite_as_old(url: str, *, unversioned: bool) -> None:
                 ocr_pages=d.ocr_pages, normalized=packed.text, offsets=offsets,
                 page_starts=d.page_starts, created=d.created))
             mine = [p for p in pages if p.document == d.sha256]
-            conn.execute(t["page"].insert(), [{"document": p.document, "number": p.number, "raw": raw,
+            _insert(conn, t["page"], [{"document": p.document, "number": p.number, "raw": raw,
                                                "source": p.source, "confidence": p.confidence}
                                               for p, raw in zip(mine, packed.pages, strict=True)])
-            conn.execute(t["chunk"].insert(), [
+            _insert(conn, t["chunk"], [
                 {"document": d.sha256, "index": c.index, "heading_path": c.heading_path, "kind": c.kind,
                  "page_start": c.page_start, "page_end": c.page_end, "start": c.start, "end": c.end,
                  "tokens": c.tokens,
@@ -124,8 +145,15 @@ def _rewrite_as_old(url: str, *, unversioned: bool) -> None:
             if row["quote"] is None and r.start is not None:
                 row["quote"] = text[r.start:r.end]
             rows.append({**row, "document": sha})
-        conn.execute(t["record"].insert(), rows)
-        conn.execute(t["checkresult"].insert(), [
+        _insert(conn, t["record"], rows)
+        _insert(conn, t["doccell"], [
+            {"table_id": table_id, "row": c.row, "col": c.col, "row_span": c.row_span,
+             "col_span": c.col_span, "text": c.text, "page": c.page, "start": c.start, "end": c.end,
+             "is_header": c.is_header, "header_path": list(c.header_path) or None,
+             "row_label": c.row_label or None,
+             **dict(zip(("x0", "y0", "x1", "y1"), c.bbox or (None, None, None, None), strict=True))}
+            for table_id, grid in grids for c in grid.cells])
+        _insert(conn, t["checkresult"], [
             {"run_id": c.run_id, "document": c.document, "rule": c.rule, "name": c.name,
              "passed": c.passed,
              "detail": {"rule": c.rule, "name": c.name, "passed": c.passed, **(c.detail or {})}
@@ -163,7 +191,8 @@ def _views(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: s
         "score": format_table(score_dirs(load_dir(GOLD), predictions(store, 1))),
         "export": {p.name: p.read_bytes() for p in out.iterdir()}}
     for argv in (["checks", "1", "--json"], ["eval", "score", "--gold", str(GOLD), "--run", "1"],
-                 *(["chunks", d.doc_id, "--text"] for d in store.documents())):
+                 *(["chunks", d.doc_id, "--text"] for d in store.documents()),
+                 *(["tables", d.doc_id, "--json"] for d in store.documents())):
         assert main(["--db", url, *argv]) in (0, 1)
         shown[" ".join(argv)] = capsys.readouterr().out
     for doc in store.documents():
@@ -181,11 +210,13 @@ def test_old_layout_database_is_upgraded_in_place_and_shows_the_same(
     folder.mkdir()
     for doc_id in SAMPLE_IDS[:2]:
         shutil.copy(SAMPLES / f"{doc_id}.txt", folder)
+    make_report(folder / "tabled.pdf")  # a born-digital report with tables (cells)
     url = store_url
     assert main(["--db", url, "run", str(folder), "--extractor", "rules", "--workers", "1",
                  "--gold", str(tmp_path / "none")]) in (0, 1)
     before = _views(url, tmp_path, capsys, "before")
-    assert len(before["export"]) == 2 and json.loads(before["checks 1 --json"])["checks"]
+    assert len(before["export"]) == 3 and json.loads(before["checks 1 --json"])["checks"]
+    assert json.loads(before["tables tabled --json"])["tables"][0]["cells"]
     _rewrite_as_old(url, unversioned=layout == "unversioned")
 
     assert main(["--db", url, "docs"]) == 2
@@ -201,7 +232,7 @@ def test_old_layout_database_is_upgraded_in_place_and_shows_the_same(
     with engine.connect() as conn:
         rows, quotes = conn.execute(sa.text("SELECT COUNT(*), COUNT(quote) FROM record")).one()
     engine.dispose()
-    assert not {"chunk", "checkresult"} & tables and "checkset" in tables
+    assert not {"chunk", "checkresult", "doccell"} & tables and "checkset" in tables
     assert {"content", "key"} <= document_columns and "normalized" not in document_columns
     assert {"doc", "bbox", "row_label", "column_header"} <= record_columns
     assert "document" not in record_columns

@@ -43,7 +43,7 @@ from extractor.store.models import (
     document_key,
 )
 from extractor.store.records import StoredCheck, fact_values, pack_checks, row_to_fact, unpack_checks
-from extractor.store.tables import DocCell, DocTable, load_tables, save_tables
+from extractor.store.tables import DocTable, load_tables, save_tables
 
 __all__ = ["CheckSet", "Document", "Failure", "ModelCall", "Page", "Record", "Repair", "Run",
            "RunDocument", "Store", "StoredCheck", "document_key", "fact_values", "make_engine",
@@ -366,13 +366,14 @@ class Store:
                                .order_by(col(ModelCall.id))))
 
     def info(self) -> dict[str, int]:
-        """Rows per table, for ``extractor db info``; ``chunk`` and ``checkresult`` count the
-        chunks and checks held inside documents and check sets."""
-        tables: tuple[type[SQLModel], ...] = (Document, Page, DocTable, DocCell, Run, Record,
+        """Rows per table, for ``extractor db info``; ``chunk``, ``doccell`` and ``checkresult``
+        count the chunks, cells and checks held inside documents, tables and check sets."""
+        tables: tuple[type[SQLModel], ...] = (Document, Page, DocTable, Run, Record,
                                               Repair, DocumentFindingRow, ModelCall, Failure)
         with self.session() as s:
             counts = {str(t.__tablename__): int(s.exec(select(func.count()).select_from(t)).one())
                       for t in tables}
             counts["chunk"] = int(s.exec(select(func.coalesce(func.sum(Document.chunks), 0))).one())
+            counts["doccell"] = int(s.exec(select(func.coalesce(func.sum(DocTable.cells), 0))).one())
             counts["checkresult"] = int(s.exec(select(func.coalesce(func.sum(CheckSet.checks), 0))).one())
         return counts

@@ -11,7 +11,8 @@ repeated its figures' quotes and labels. This revision converts the data in plac
   ``document.normalized``/``offsets``, ``page.raw`` and the ``chunk`` table go;
 * ``record.doc`` replaces ``record.document``; a quote equal to the text between its
   offsets becomes NULL (read back from the text); one index on ``(run_id, doc)``;
-* ``checkresult`` rows become one ``checkset`` per run and document, keeping their order.
+* ``checkresult`` rows become one ``checkset`` per run and document, keeping their order;
+* ``doccell`` rows become one compressed ``doctable.grid`` per table.
 
 Every step looks before it acts, so a database already in this layout is left alone.
 
@@ -53,6 +54,8 @@ def upgrade() -> None:
         _records(bind)
     if sa.inspect(bind).has_table("checkresult"):
         _checks(bind)
+    if sa.inspect(bind).has_table("doccell"):
+        _cells(bind)
 
 
 def _documents(bind: Any) -> None:
@@ -173,6 +176,39 @@ def _checks(bind: Any) -> None:
         bind.execute(sa.text("SELECT setval(pg_get_serial_sequence('checkset', 'id'), "
                              "COALESCE((SELECT MAX(id) FROM checkset), 0) + 1, false)"))
     op.drop_table("checkresult")
+
+
+def _cells(bind: Any) -> None:
+    from extractor.store.tables import pack_cells
+
+    have = _columns(bind, "doctable")
+    for name, kind in (("cells", sa.Integer()), ("grid", sa.LargeBinary())):
+        if name not in have:
+            op.add_column("doctable", sa.Column(name, kind, nullable=True))
+    meta = sa.MetaData()
+    tables = sa.Table("doctable", meta, sa.Column("id", sa.Integer, primary_key=True),
+                      sa.Column("cells", sa.Integer), sa.Column("grid", sa.LargeBinary))
+    cell = sa.Table("doccell", meta, *(sa.Column(n, t) for n, t in (
+        ("table_id", sa.Integer), ("row", sa.Integer), ("col", sa.Integer), ("row_span", sa.Integer),
+        ("col_span", sa.Integer), ("text", sa.Text), ("x0", sa.Float), ("y0", sa.Float),
+        ("x1", sa.Float), ("y1", sa.Float), ("page", sa.Integer), ("start", sa.Integer),
+        ("end", sa.Integer), ("is_header", sa.Boolean), ("header_path", sa.JSON),
+        ("row_label", sa.String))))
+    for (table_id,) in bind.execute(sa.select(tables.c.id)).all():
+        cells = []
+        for c in bind.execute(sa.select(cell).where(cell.c.table_id == table_id)
+                              .order_by(cell.c.row, cell.c.col)).mappings():
+            box = [c["x0"], c["y0"], c["x1"], c["y1"]]
+            cells.append({**{k: c[k] for k in ("row", "col", "row_span", "col_span", "text", "page",
+                                               "start", "end", "header_path", "row_label")},
+                          "is_header": bool(c["is_header"]),
+                          "bbox": None if any(v is None for v in box) else box})
+        bind.execute(tables.update().where(tables.c.id == table_id)
+                     .values(cells=len(cells), grid=pack_cells(cells)))
+    with op.batch_alter_table("doctable") as batch:
+        batch.alter_column("cells", existing_type=sa.Integer(), nullable=False)
+        batch.alter_column("grid", existing_type=sa.LargeBinary(), nullable=False)
+    op.drop_table("doccell")
 
 
 def downgrade() -> None:
