@@ -50,6 +50,20 @@ class ModelSettings(BaseModel):
     backoff_max_s: float = Field(default=30.0, ge=0)
     run_token_budget: int = Field(default=2_000_000, gt=0)
     prices: dict[str, Price] = Field(default_factory=dict)
+    batch: bool = False
+    """Send a run's calls through the OpenAI Batch API (one uploaded file, polled until done,
+    half price) instead of one request each; cache, resume and accounting stay the same."""
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    """First wait between two status polls of a submitted batch; it doubles up to
+    ``batch_poll_max_s``."""
+    batch_poll_max_s: float = Field(default=600.0, gt=0)
+    batch_timeout_s: float = Field(default=25 * 3600.0, gt=0)
+    """How long one process waits for its batches (the API's window is 24 h); past it the
+    run stops with the batch recorded, and a re-run resumes polling it."""
+    batch_max_requests: int = Field(default=50_000, gt=0)
+    """Requests per batch (the API's limit); more calls are split over several batches."""
+    batch_price_factor: float = Field(default=0.5, ge=0)
+    """Batch calls cost this share of ``prices`` (OpenAI bills batches at half price)."""
 
     @property
     def configured(self) -> bool:
