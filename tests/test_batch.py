@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,9 @@ import pytest
 from sqlmodel import select
 
 from extractor.cli import main
+from extractor.migrations import head, upgrade
 from extractor.prompts import section_of_message
-from extractor.store import ModelCall, Run, Store
+from extractor.store import ModelCall, Run, Store, make_engine
 from extractor.store_batches import BatchJob
 from extractor.testing import FakeOpenAI, Reply
 from extractor.testing.demo_responder import respond
@@ -151,21 +153,27 @@ def _cli(db: str, srv: FakeOpenAI, *extra: str) -> list[str]:
             "--model", "fake-model", "--batch", *extra]
 
 
+def _kill_when(srv: FakeOpenAI, db: str, cwd: Path, seen: str, times: int) -> None:
+    """Start a batch run and SIGKILL it once the server has seen ``seen`` ``times`` times."""
+    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(_cli(db, srv), cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        reached = srv.wait_for(lambda: srv.endpoint_counts()[seen] >= times or proc.poll() is not None,
+                               timeout_s=120)
+        assert reached and proc.poll() is None, f"the run was alive after {times} x {seen}"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
 def test_a_batch_run_killed_while_its_batch_runs_resumes_it_without_a_second_batch(
         tmp_path: Path) -> None:
     db, ref_db = f"sqlite:///{tmp_path / 'batch.db'}", f"sqlite:///{tmp_path / 'sync.db'}"
     env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
     with FakeOpenAI(respond) as srv:
         srv.batches.hold.clear()  # every batch stays in_progress until released
-        proc = subprocess.Popen(_cli(db, srv), cwd=tmp_path, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            polled = srv.wait_for(lambda: srv.endpoint_counts()["GET /v1/batches/{id}"] >= 2
-                                  or proc.poll() is not None, timeout_s=120)
-            assert polled and proc.poll() is None, "the run was polling its batch"
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
+        _kill_when(srv, db, tmp_path, "GET /v1/batches/{id}", 2)
         with Store.open(db).session() as s:
             jobs = list(s.exec(select(BatchJob)))
         assert [(j.status, j.requests) for j in jobs] == [("submitted", CALLS)], \
@@ -192,3 +200,39 @@ def test_a_batch_run_killed_while_its_batch_runs_resumes_it_without_a_second_bat
     assert [j.status for j in jobs] == ["done"]
     assert sorted(c.status for c in calls(db)) == ["ok"] * CALLS
     assert {c.run_id for c in calls(db)} == {1}
+
+
+def test_a_run_killed_before_it_learnt_its_batch_id_finds_the_batch_instead_of_paying_twice(
+        tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'batch.db'}"
+    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
+    with FakeOpenAI(respond) as srv:
+        srv.batches.answer_create.clear()  # the batch is created, its id never reaches the client
+        _kill_when(srv, db, tmp_path, "POST /v1/batches", 1)
+        with Store.open(db).session() as s:
+            assert [(j.status, j.batch_id) for j in s.exec(select(BatchJob))] == [("uploaded", None)]
+        srv.batches.answer_create.set()
+        finished = subprocess.run(_cli(db, srv, "--no-reconcile"), cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=300, check=False)
+        assert finished.returncode == 0, finished.stderr[-2000:]
+        counts = srv.endpoint_counts()
+    assert counts["POST /v1/batches"] == 1 and counts["GET /v1/batches"] == 1, "found by its input file"
+    assert counts["POST /v1/files"] == 1 and len(srv.batch_lines) == CALLS
+    assert sorted(c.status for c in calls(db)) == ["ok"] * CALLS
+
+
+def test_db_upgrade_adds_the_batch_job_table_to_an_older_database(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    Store.open(f"sqlite:///{path}")
+    with sqlite3.connect(path) as con:  # as the code before batch runs left it, at r0002
+        con.execute("DROP TABLE batch_job")
+        con.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        con.execute("INSERT INTO alembic_version VALUES ('r0002')")
+    engine = make_engine(f"sqlite:///{path}")
+    with sqlite3.connect(path) as con:  # opening adds it; drop it again to test the migration
+        con.execute("DROP TABLE batch_job")
+    assert upgrade(engine) == ("r0002", head())
+    with sqlite3.connect(path) as con:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        columns = {r[1] for r in con.execute("PRAGMA table_info(batch_job)")}
+    assert "batch_job" in tables and {"batch_id", "input_file_id", "calls", "status"} <= columns

@@ -8,8 +8,9 @@ reply logic (handler, scripts, fault plan), so a batch and the synchronous endpo
 the same answers. Successful replies go to the output file, failed ones (HTTP errors,
 dropped or stalled requests) to the error file, as the real API sorts them.
 
-``hold`` (an event) keeps every batch ``in_progress`` until it is set: a test can kill
-a client while its batch is provably still running, with no clock involved.
+``hold`` (an event) keeps every batch ``in_progress`` until it is set, and
+``answer_create`` holds back the reply to ``POST /v1/batches`` (the batch exists, the client
+does not know its id yet): a test can kill a client at either point, with no clock involved.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class BatchDesk:
         self._render = render
         self.hold = threading.Event()
         self.hold.set()
+        self.answer_create = threading.Event()
+        self.answer_create.set()
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, _Batch] = {}
         self._lock = threading.Lock()

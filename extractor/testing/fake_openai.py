@@ -393,7 +393,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if path == "/v1/batches":
             request = _json_object(raw)
             fake._record(path, request, "create", arrived)
-            self._send_json(*fake.batches.create(request))
+            status, payload = fake.batches.create(request)
+            while not fake.batches.answer_create.wait(0.05):
+                if fake._stop.is_set():
+                    return
+            self._send_json(status, payload)
             return
         if path != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})

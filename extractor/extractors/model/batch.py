@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from extractor.core.errors import ConfigError, ExtractorError, TruncatedOutputError
@@ -40,7 +41,7 @@ from extractor.core.types import BatchBackend, BatchState
 from extractor.extractors.model.calls import TRUNCATED, CallRunner, PlannedCall, cost_usd
 from extractor.extractors.model.schemas import SECTIONS
 from extractor.retry import poll_until
-from extractor.store import ModelCall
+from extractor.store import ModelCall, Run
 from extractor.store_batches import BatchJob, open_jobs
 
 MAX_FILE_BYTES = 190_000_000
@@ -169,8 +170,13 @@ class BatchRunner:
         batch_id = job.batch_id
         self.batches.append(batch_id)
         s = self.settings
-        state = self._await(poll_until(lambda: self.backend.batch_state(batch_id),
-                                       lambda st: st.finished, first_s=s.batch_poll_s,
+
+        async def poll() -> BatchState:
+            state = await self.backend.batch_state(batch_id)
+            self._heartbeat()  # hours of waiting: the run stays this process's
+            return state
+
+        state = self._await(poll_until(poll, lambda st: st.finished, first_s=s.batch_poll_s,
                                        max_s=s.batch_poll_max_s, timeout_s=s.batch_timeout_s,
                                        what=f"model batch {batch_id}"))
         print(f"model batch {batch_id}: {state.status}", file=sys.stderr, flush=True)
@@ -275,6 +281,12 @@ class BatchRunner:
             job = s.merge(job)
             s.flush()
         return job
+
+    def _heartbeat(self) -> None:
+        if self.runner.run_id is not None:
+            with self.store.session() as s:
+                s.execute(update(Run).where(col(Run.id) == self.runner.run_id)
+                          .values(heartbeat=datetime.now(UTC)))
 
     def _await(self, awaitable: Any) -> Any:
         return self.runner.loop().run_until_complete(awaitable)
