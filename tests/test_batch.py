@@ -9,6 +9,7 @@ a guessed sleep.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -19,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from sqlmodel import select
 
+from extractor.backends import OpenAICompatBackend
 from extractor.cli import main
 from extractor.migrations import head, upgrade
 from extractor.prompts import section_of_message
@@ -236,3 +239,41 @@ def test_db_upgrade_adds_the_batch_job_table_to_an_older_database(tmp_path: Path
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         columns = {r[1] for r in con.execute("PRAGMA table_info(batch_job)")}
     assert "batch_job" in tables and {"batch_id", "input_file_id", "calls", "status"} <= columns
+
+
+class Answer(BaseModel):
+    name: str
+    value: float
+
+
+MESSAGES = [{"role": "system", "content": "Extract the figure."},
+            {"role": "user", "content": "收入合计 123.45 万元"}]
+
+
+@pytest.mark.parametrize("mode", ["tools", "json_schema", "json"])
+def test_in_every_mode_a_batch_line_is_the_synchronous_request_and_parses_to_the_same_record(
+        mode: str) -> None:
+    async def both(srv: FakeOpenAI) -> tuple[Any, ...]:
+        backend = OpenAICompatBackend.from_settings(srv.settings(mode=mode, max_retries=0))
+        try:
+            record, _meta = await backend.complete(MESSAGES, Answer, max_tokens=256)
+            line = backend.batch_line("key-1", MESSAGES, Answer, max_tokens=256)
+            file_id = await backend.upload_batch_file(json.dumps(line).encode() + b"\n", "in.jsonl")
+            state = await backend.create_batch(file_id, {"extractor_job": "1"})
+            while not state.finished:
+                state = await backend.batch_state(state.batch_id)
+            assert state.output_file_id is not None
+            reply = json.loads(await backend.file_text(state.output_file_id))
+            parsed = backend.parse_stored(reply["response"]["body"], Answer)
+            found = await backend.find_batch(file_id)
+            return record, line, reply, parsed, state, found
+        finally:
+            await backend.aclose()
+
+    with FakeOpenAI([Reply.json({"name": "收入合计", "value": 123.45})] * 2) as srv:
+        record, line, reply, parsed, state, found = asyncio.run(both(srv))
+        sync_body = srv.chat_requests()[0].body
+    assert line["url"] == "/v1/chat/completions" and line["method"] == "POST"
+    assert line["body"] == sync_body, f"{mode}: the batch asks exactly what the sync call asked"
+    assert reply["custom_id"] == "key-1" and parsed == record == Answer(name="收入合计", value=123.45)
+    assert state.status == "completed" and found is not None and found.batch_id == state.batch_id

@@ -80,6 +80,17 @@ class BatchDesk:
         self._serial += 1
         return f"{prefix}-fake-{self._serial}"
 
+    def get(self, path: str) -> tuple[int, dict[str, Any] | bytes] | None:
+        """The answer to ``GET path`` (JSON, or a file's bytes); None: not a Batch API route."""
+        if path == "/v1/batches":
+            return 200, self.listing()
+        if path.startswith("/v1/batches/"):
+            return self.poll(path.removeprefix("/v1/batches/"))
+        if path.startswith("/v1/files/") and path.endswith("/content"):
+            data = self.content(path.removeprefix("/v1/files/").removesuffix("/content"))
+            return (404, _error(f"no file at {path}")) if data is None else (200, data)
+        return None
+
     # ----------------------------------------------------------------- files
     def upload(self, content_type: str, raw: bytes) -> tuple[int, dict[str, Any]]:
         form = _multipart(content_type, raw)

@@ -363,22 +363,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         fake = self.server.fake
         path = self.path.split("?")[0].rstrip("/")
         fake._record(path, {}, "models" if path == "/v1/models" else "get", time.monotonic(), "GET")
-        desk = fake.batches
+        answer = fake.batches.get(path)
         if path == "/v1/models":
             self._send_json(200, {"object": "list", "data": [
                 {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake_openai"}]})
-        elif path == "/v1/batches":
-            self._send_json(200, desk.listing())
-        elif path.startswith("/v1/batches/"):
-            self._send_json(*desk.poll(path.removeprefix("/v1/batches/")))
-        elif path.startswith("/v1/files/") and path.endswith("/content"):
-            data = desk.content(path.removeprefix("/v1/files/").removesuffix("/content"))
-            if data is None:
-                self._send_json(404, {"error": {"message": f"no file at {path}"}})
-            else:
-                self._send_bytes(data)
-        else:
+        elif answer is None:
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+        elif isinstance(payload := answer[1], bytes):
+            self._send(answer[0], payload, "application/octet-stream")
+        else:
+            self._send_json(answer[0], payload)
 
     def do_POST(self) -> None:
         fake = self.server.fake
@@ -434,9 +428,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if reply.from_schema:
             reply = replace(reply, content=json.dumps(violating_instance(request_schema(body))))
         self._send_json(200, completion_body(body, reply, serial))
-
-    def _send_bytes(self, data: bytes) -> None:
-        self._send(200, data, "application/octet-stream")
 
     def _send_json(self, status: int, payload: dict[str, Any],
                    headers: Sequence[tuple[str, str]] = ()) -> None:
