@@ -109,6 +109,8 @@ def test_a_synchronous_run_reuses_batch_replies_and_an_unchanged_rerun_sends_not
         assert out.count("unchanged (run 1)") == 3
         assert run_model(sqlite_url, srv) == 0  # synchronous: another run, same cache
         assert srv.count() == 0 and len(srv.requests) == seen, "every call answered by the batch"
+        assert run_model(sqlite_url, srv, "--batch", "--no-reconcile") == 0  # a new batch run
+        assert len(srv.requests) == seen, "all cached: no file, no batch, no poll"
 
 
 def _section(body: dict[str, Any]) -> str | None:
