@@ -149,6 +149,30 @@ def test_a_request_that_fails_inside_the_batch_fails_its_document_with_the_reaso
         assert srv.endpoint_counts()["POST /v1/batches"] == 2 and srv.count() == 0
 
 
+def test_a_reply_cut_off_in_the_batch_is_split_and_asked_again_like_a_synchronous_one(
+        sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    def handler(body: dict[str, Any]) -> Reply:
+        if _section(body) == "summary" and body.get("max_tokens") == 2048:
+            return Reply.truncated(respond(body).content)
+        return respond(body)
+
+    with FakeOpenAI(handler) as srv:
+        assert run_model(sqlite_url, srv, "--batch", "--no-reconcile") == 0
+        cut = [r for r in srv.batch_lines if _section(r.body) == "summary"]
+        again = srv.chat_requests()
+        counts = srv.endpoint_counts()
+    capsys.readouterr()
+    assert cut and again and {_section(r.body) for r in again} == {"summary"}, \
+        "only the cut-off calls went through the synchronous path"
+    assert any(r.body["max_tokens"] == 4096 for r in again)
+    assert counts["POST /v1/batches"] == 1
+    with Store.open(sqlite_url).session() as s:
+        batched = set(s.exec(select(BatchJob)).one().calls or {})
+    cut_rows = [c for c in calls(sqlite_url) if c.cache_key in batched and c.status == "truncated"]
+    assert len(cut_rows) == len(cut) and {c.section for c in cut_rows} == {"summary"}
+    assert {rd.status for rd in Store.open(sqlite_url).run_documents(1)} == {"done"}
+
+
 # --------------------------------------------------------------------------- kill and resume
 
 

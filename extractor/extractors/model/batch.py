@@ -210,8 +210,9 @@ class BatchRunner:
             if key not in calls or key in rows:
                 continue
             row = self._row(key, calls[key])
-            response = line.get("response") or {}
-            body = response.get("body") if isinstance(response, dict) else None
+            given = line.get("response")
+            response: dict[str, Any] = given if isinstance(given, dict) else {}
+            body = response.get("body")
             if response.get("status_code") == 200 and isinstance(body, dict) and not line.get("error"):
                 row.status, row.raw = "delivered", body
             else:
