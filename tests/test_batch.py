@@ -25,8 +25,10 @@ from sqlmodel import select
 
 from extractor.backends import OpenAICompatBackend
 from extractor.cli import main
+from extractor.core.errors import ModelError
 from extractor.migrations import head, upgrade
 from extractor.prompts import section_of_message
+from extractor.retry import poll_until
 from extractor.store import ModelCall, Run, Store, make_engine
 from extractor.store_batches import BatchJob
 from extractor.testing import FakeOpenAI, Reply
@@ -196,6 +198,7 @@ def _kill_when(srv: FakeOpenAI, db: str, cwd: Path, seen: str, times: int) -> No
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_a_batch_run_killed_while_its_batch_runs_resumes_it_without_a_second_batch(
         tmp_path: Path) -> None:
     db, ref_db = f"sqlite:///{tmp_path / 'batch.db'}", f"sqlite:///{tmp_path / 'sync.db'}"
@@ -231,6 +234,7 @@ def test_a_batch_run_killed_while_its_batch_runs_resumes_it_without_a_second_bat
     assert {c.run_id for c in calls(db)} == {1}
 
 
+@pytest.mark.slow
 def test_a_run_killed_before_it_learnt_its_batch_id_finds_the_batch_instead_of_paying_twice(
         tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'batch.db'}"
@@ -303,3 +307,17 @@ def test_in_every_mode_a_batch_line_is_the_synchronous_request_and_parses_to_the
     assert line["body"] == sync_body, f"{mode}: the batch asks exactly what the sync call asked"
     assert reply["custom_id"] == "key-1" and parsed == record == Answer(name="收入合计", value=123.45)
     assert state.status == "completed" and found is not None and found.batch_id == state.batch_id
+
+
+def test_polling_stops_when_the_batch_is_done_and_gives_up_past_its_timeout_with_one_line() -> None:
+    polls: list[int] = []
+
+    async def fetch() -> int:
+        polls.append(1)
+        return len(polls)
+
+    assert asyncio.run(poll_until(fetch, lambda n: n >= 3, first_s=0.001, max_s=0.002, timeout_s=60,
+                                  what="model batch b1")) == 3
+    with pytest.raises(ModelError, match=r"model batch b2: not finished after 0.05 s .*re-run"):
+        asyncio.run(poll_until(fetch, lambda n: False, first_s=0.001, max_s=0.002, timeout_s=0.05,
+                               what="model batch b2"))
