@@ -28,10 +28,10 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -43,6 +43,8 @@ from extractor.extractors.model.schemas import SECTIONS
 from extractor.retry import poll_until
 from extractor.store import ModelCall, Run
 from extractor.store_batches import BatchJob, open_jobs
+
+T = TypeVar("T")
 
 MAX_FILE_BYTES = 190_000_000
 """Bytes per input file (the API takes up to 200 MB)."""
@@ -289,7 +291,7 @@ class BatchRunner:
                 s.execute(update(Run).where(col(Run.id) == self.runner.run_id)
                           .values(heartbeat=datetime.now(UTC)))
 
-    def _await(self, awaitable: Any) -> Any:
+    def _await(self, awaitable: Awaitable[T]) -> T:
         return self.runner.loop().run_until_complete(awaitable)
 
 
