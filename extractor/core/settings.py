@@ -75,6 +75,10 @@ class OcrSettings(BaseModel):
     dpi: int = Field(default=300, gt=0)
     min_text_chars: int = Field(default=20, ge=0)
     """A PDF page with fewer usable characters in its text layer goes through OCR."""
+    cache_dir: Path | None = None
+    """Keep each page's OCR boxes here, keyed by the page image's pixels: re-reading a
+    document (after an upgrade of the table reader, or a kill in the middle of a long scan)
+    then skips OCR, the slow part, for every page read before."""
 
 
 class ChunkSettings(BaseModel):
