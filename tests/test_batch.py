@@ -213,8 +213,9 @@ def test_a_batch_run_killed_while_its_batch_runs_resumes_it_without_a_second_bat
         assert calls(db) == [] and srv.batch_lines == []
 
         srv.batches.hold.set()
+        patient = {**env, "EXTRACTOR_MODEL__BATCH_POLL_S": "0.02"}  # polls differently: same run
         finished = subprocess.run(_cli(db, srv, "--export", str(tmp_path / "batch")), cwd=tmp_path,
-                                  env=env, capture_output=True, text=True, timeout=300, check=False)
+                                  env=patient, capture_output=True, text=True, timeout=300, check=False)
         assert finished.returncode == 0, finished.stderr[-2000:]
         assert "resuming 1 submitted batch" in finished.stderr
         counts = srv.endpoint_counts()

@@ -134,6 +134,10 @@ class ServiceSettings(BaseModel):
         return self.blob_dir or default_data_dir() / "blobs"
 
 
+BATCH_PATIENCE = ("batch_poll_s", "batch_poll_max_s", "batch_timeout_s")
+"""Model settings that change how long a run waits for a batch, never what it extracts."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EXTRACTOR_", env_nested_delimiter="__",
                                       extra="ignore")
@@ -156,8 +160,10 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, object]:
         """Settings as stored with a run: never the API key; not the service section, which
-        does not change what a run extracts (a job and ``extractor run`` share runs)."""
-        data = self.model_dump(mode="json", exclude={"model": {"api_key"}, "service": True})
+        does not change what a run extracts (a job and ``extractor run`` share runs), nor how
+        patiently a batch is polled (a re-run that polls differently resumes the same run)."""
+        data = self.model_dump(mode="json", exclude={"model": {"api_key", *BATCH_PATIENCE},
+                                                     "service": True})
         data["model"]["api_key_set"] = self.model.api_key is not None
         return data
 
