@@ -34,7 +34,7 @@ from tests.test_tables import make_report
 
 
 def _r0002_tables(meta: sa.MetaData) -> None:
-    """The tables revision r0002 wrote that r0003 changes, as its code declared them."""
+    """The tables revision r0002 wrote that r0005 changes, as its code declared them."""
     def text(name: str) -> sa.Column[Any]:
         return sa.Column(name, sa.Text)
 
@@ -86,8 +86,10 @@ def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) ->
         conn.execute(table.insert(), rows)
 
 
-def _rewrite_as_old(url: str, *, unversioned: bool) -> None:
-    """Rewrite a database into the layout of revision r0002 (or of before migrations)."""
+def _rewrite_as_old(url: str, *, stamp: str | None) -> None:
+    """Rewrite a database into the layout of revision r0002, stamped ``stamp`` (r0002, or
+    r0004: the same layout with the batch-job table), or of before migrations (None)."""
+    unversioned = stamp is None
     from extractor.database import pack_offsets
     from extractor.store import Document, Page, Record
     from extractor.store.tables import DocTable
@@ -170,7 +172,7 @@ def _rewrite_as_old(url: str, *, unversioned: bool) -> None:
         else:
             conn.execute(sa.text("CREATE TABLE alembic_version "
                                  "(version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
-            conn.execute(sa.text("INSERT INTO alembic_version VALUES ('r0002')"))
+            conn.execute(sa.text(f"INSERT INTO alembic_version VALUES ('{stamp}')"))
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()
         raw.driver_connection.execute("VACUUM")  # type: ignore[union-attr]
@@ -203,7 +205,7 @@ def _views(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: s
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("layout", ["r0002", "unversioned"])
+@pytest.mark.parametrize("layout", ["r0002", "r0004", "unversioned"])
 def test_old_layout_database_is_upgraded_in_place_and_shows_the_same(
         store_url: str, layout: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "in"
@@ -217,12 +219,12 @@ def test_old_layout_database_is_upgraded_in_place_and_shows_the_same(
     before = _views(url, tmp_path, capsys, "before")
     assert len(before["export"]) == 3 and json.loads(before["checks 1 --json"])["checks"]
     assert json.loads(before["tables tabled --json"])["tables"][0]["cells"]
-    _rewrite_as_old(url, unversioned=layout == "unversioned")
+    _rewrite_as_old(url, stamp=None if layout == "unversioned" else layout)
 
     assert main(["--db", url, "docs"]) == 2
     assert "run `extractor db upgrade`" in capsys.readouterr().err, "an old database is refused, with the fix"
     assert main(["--db", url, "db", "upgrade"]) == 0
-    origin = "an unversioned schema" if layout == "unversioned" else "r0002"
+    origin = "an unversioned schema" if layout == "unversioned" else layout
     assert f"upgraded from {origin} to revision {head()}" in capsys.readouterr().out
     engine = sa.create_engine(parse_database_url(url))
     inspector = sa.inspect(engine)
@@ -256,7 +258,7 @@ def test_upgrade_gives_the_space_back(tmp_path: Path, capsys: pytest.CaptureFixt
     url = f"sqlite:///{db}"
     assert main(["--db", url, "run", str(folder), "--extractor", "rules", "--workers", "1",
                  "--gold", str(tmp_path / "none")]) in (0, 1)
-    _rewrite_as_old(url, unversioned=False)
+    _rewrite_as_old(url, stamp="r0002")
     old_size = db.stat().st_size
     assert main(["--db", url, "db", "upgrade"]) == 0
     assert db.stat().st_size < old_size / 3

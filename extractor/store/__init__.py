@@ -44,6 +44,7 @@ from extractor.store.models import (
 )
 from extractor.store.records import StoredCheck, fact_values, pack_checks, row_to_fact, unpack_checks
 from extractor.store.tables import DocTable, load_tables, save_tables
+from extractor.store_batches import BatchJob
 
 __all__ = ["CheckSet", "Document", "Failure", "ModelCall", "Page", "Record", "Repair", "Run",
            "RunDocument", "Store", "StoredCheck", "document_key", "fact_values", "make_engine",
@@ -368,8 +369,8 @@ class Store:
     def info(self) -> dict[str, int]:
         """Rows per table, for ``extractor db info``; ``chunk``, ``doccell`` and ``checkresult``
         count the chunks, cells and checks held inside documents, tables and check sets."""
-        tables: tuple[type[SQLModel], ...] = (Document, Page, DocTable, Run, Record,
-                                              Repair, DocumentFindingRow, ModelCall, Failure)
+        tables: tuple[type[SQLModel], ...] = (Document, Page, DocTable, Run, Record, Repair,
+                                              DocumentFindingRow, ModelCall, BatchJob, Failure)
         with self.session() as s:
             counts = {str(t.__tablename__): int(s.exec(select(func.count()).select_from(t)).one())
                       for t in tables}

@@ -1,6 +1,6 @@
 """Opening a database: the engine, the tables, and a refusal of an older layout.
 
-A database written before the compact layout (revision r0003: text in ``document.content``,
+A database written before the compact layout (revision r0005: text in ``document.content``,
 records keyed by ``doc``, checks in sets) cannot be read or written by this code; opening
 one says, in one line, to run ``extractor db upgrade`` rather than failing on a query.
 """
@@ -31,7 +31,7 @@ from extractor.database import (
 
 
 def old_layout(engine: Engine) -> bool:
-    """Whether the database holds documents in the layout before r0003 (text in columns)."""
+    """Whether the database holds documents in the layout before r0005 (text in columns)."""
     inspector = inspect(engine)
     if not inspector.has_table("document"):
         return False
@@ -46,7 +46,8 @@ def make_engine(url: str, *, prepare: bool = True) -> Engine:
     """
     import extractor.store.findings
     import extractor.store.models
-    import extractor.store.tables  # noqa: F401  (registers every table)
+    import extractor.store.tables
+    import extractor.store_batches  # noqa: F401  (registers every table)
 
     parsed = parse_database_url(url)
     shown = parsed.render_as_string(hide_password=True)

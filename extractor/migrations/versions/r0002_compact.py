@@ -31,7 +31,7 @@ def upgrade() -> None:
     meta = sa.MetaData()
     if "offsets" in {c["name"] for c in inspector.get_columns("document")}:
         _offsets(bind, meta, pack_offsets)
-    if inspector.has_table("checkresult"):  # a database in the layout of r0003 has none
+    if inspector.has_table("checkresult"):  # a database in the layout of r0005 has none
         _details(bind, meta)
 
 

@@ -16,7 +16,8 @@ repeated its figures' quotes and labels. This revision converts the data in plac
 
 Every step looks before it acts, so a database already in this layout is left alone.
 
-Revision ID: r0003
+Revision ID: r0005 (after r0004, the batch-job table: a database already at r0004 is still
+converted)
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "r0003"
-down_revision = "r0002"
+revision = "r0005"
+down_revision = "r0004"
 branch_labels = None
 depends_on = None
 
