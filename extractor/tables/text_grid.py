@@ -31,9 +31,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from extractor.core.types import Cell, Table
+from extractor.core.types import BBox, Cell, Table
 
-NUM = re.compile(r"^-?\d+(?:\.\d+)?$")
+NUM = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 CODE = re.compile(r"^\d{3}(?:\d{2}){0,2}$")
 _CODE_PART = re.compile(r"\d{2}|\d{3}|\d{5}|\d{7}")
 """A 类 code, a 款/项 part or a joined code: not a figure."""
@@ -49,10 +49,12 @@ class Tok:
     text: str
     start: int
     end: int
-    x: int
-    """Column of the token's first character in its raw line."""
-    right: int = -1
+    x: float
+    """Column of the token's first character in its raw line (a PDF word: its left edge)."""
+    right: float = -1
     """Column just after its last character (for a name wrapped over lines: the widest)."""
+    box: BBox | None = None
+    """Where a PDF word lies on its page (then ``start``/``end`` mean nothing)."""
 
     def __post_init__(self) -> None:
         if self.right < 0:
@@ -132,19 +134,52 @@ def _monotone(spans: list[_Span], columns: list[_Span]) -> list[int]:
 
 def _blank_columns(head: list[list[Tok]], data: list[_Span]) -> list[_Span]:
     """Columns only the header names (blank in every row): header fragments overlapping no
-    data column, chained by overlap, unless a fragment of the same header cell overlaps a
-    data column too (a header printed wider than the figures under it)."""
+    data column, chained by overlap, unless they belong to a data column after all: a
+    fragment of the same header cell overlaps it (a header printed wider than the figures
+    under it; plain text only, where a CJK glyph counts one character), or it is the
+    nearer neighbour (by the middle of the gap between them) and no header of its own
+    stands over it (a centred header beside right-aligned figures)."""
     toks = [t for row in head for t in row]
     lines = {id(t): r for r, row in enumerate(head) for t in row}
-    chains = _chain([t for t in toks if not any(s.overlaps(t, _SLACK) for s in data)], lines)
+    loose = [t for t in toks if not any(s.overlaps(t, _SLACK) for s in data)]
+    chains = _chain([t for t in loose if not _group(t, head)], lines)
+    named = {id(s) for t in toks for s in data if s.overlaps(t, _SLACK) and not _group(t, head)
+             and sum(c.overlaps(t, _SLACK) for c in data) == 1}
+    values = {id(s) for s in data if any(t.is_num and not _CODE_PART.fullmatch(t.text) for t in s.toks)}
     out = []
     for chain in chains:
-        bridge = next((s for t in toks for s in data if s.overlaps(t) and chain.overlaps(t)), None)
+        bridge = next((s for t in toks for s in data if s.overlaps(t) and chain.overlaps(t)
+                       and sum(c.overlaps(t) for c in data) == 1 and t.box is None), None)
+        if bridge is None:
+            bridge = _free_neighbour(chain, data, named, values)
         if bridge is not None:
             bridge.toks.extend(chain.toks)
+            named.add(id(bridge))
             continue
         out.append(chain)
     return out
+
+
+def _group(tok: Tok, head: list[list[Tok]]) -> bool:
+    """A group header: over two or more cells of another header line."""
+    return any(sum(1 for t in line if t is not tok and tok.x < t.right and t.x < tok.right) >= 2
+               for line in head)
+
+
+def _free_neighbour(chain: _Span, data: list[_Span], named: set[int], values: set[int]) -> _Span | None:
+    """The data column beside ``chain`` on its side of the gap's middle, if that column has
+    no header of its own or holds no figures (a name column's header, printed off its
+    left-aligned names); a column left blank in every row is a column of figures."""
+    left = [s for s in data if s.centre < chain.centre]
+    right = [s for s in data if s.centre >= chain.centre]
+    lo = max(left, key=lambda s: s.centre) if left else None
+    hi = min(right, key=lambda s: s.centre) if right else None
+    near: _Span | None = lo or hi
+    if lo is not None and hi is not None:
+        near = lo if chain.centre < (lo.hi + hi.lo) / 2 else hi
+    if near is None or (id(near) in named and id(near) in values):
+        return None
+    return near
 
 
 @dataclass
@@ -227,8 +262,8 @@ def _split(tok: Tok, columns: list[_Span], named: set[int]) -> list[Tok]:
     for first in (cols[0], cols[0] - k + 1):
         run = range(first, first + k)
         if first >= 0 and run[-1] < len(columns) and not any(c in named for c in run if c != cols[0]):
-            return [Tok(m.group(0), tok.start + m.start(), tok.start + m.end(), int(columns[c].lo),
-                        int(columns[c].hi)) for m, c in zip(words, run, strict=True)]
+            return [Tok(m.group(0), tok.start + m.start(), tok.start + m.end(), columns[c].lo,
+                        columns[c].hi, tok.box) for m, c in zip(words, run, strict=True)]
     return [tok]
 
 
@@ -239,7 +274,8 @@ def _header_cells(head: list[list[Tok]], columns: list[_Span], values: set[int])
     ``None`` when two fragments of one line fall in one column of figures (``values``):
     cells printed side by side are different columns, so the header does not stand over
     the figures (a rendering that aligned its header by another measure of glyph width).
-    Over code and name columns, which are read by their content, that does not matter."""
+    Over code and name columns, which are read by their content, that does not matter,
+    nor for PDF words, which stand where they were drawn."""
     cells: list[Cell] = []
     leaves: dict[int, list[Tok]] = {}
     r = 0
@@ -252,26 +288,61 @@ def _header_cells(head: list[list[Tok]], columns: list[_Span], values: set[int])
             if len(cols) > 1:
                 spanning.append((tok, cols))
                 continue
-            if cols[0] in used and cols[0] in values:
+            if cols[0] in used and cols[0] in values and tok.box is None:
                 return None
             used.add(cols[0])
             leaves.setdefault(cols[0], []).append(tok)
         for tok, cols in spanning:
-            cells.append(Cell(row=r, col=cols[0], col_span=cols[-1] - cols[0] + 1, text=tok.text,
-                              start=tok.start, end=tok.end, is_header=True))
+            cell = _cell(r, cols[0], tok.text, [tok], header=True)
+            cell.col_span = cols[-1] - cols[0] + 1
+            cells.append(cell)
         r += bool(spanning)
     for col, toks in leaves.items():
-        cells.append(Cell(row=r, col=col, text="".join(t.text for t in toks), start=toks[0].start,
-                          end=toks[0].end, is_header=True))
+        cells.append(_cell(r, col, "".join(t.text for t in toks), toks[:1] if toks[0].box is None else toks,
+                           header=True))
     return cells
 
 
-def aligned_table(index: int, rows: list[list[Tok]], pages: list[int]) -> Table | None:
+def _cell(row: int, col: int, text: str, toks: list[Tok], *, header: bool = False) -> Cell:
+    boxes = [t.box for t in toks if t.box is not None]
+    if boxes:
+        bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                max(b[3] for b in boxes))
+        return Cell(row=row, col=col, text=text, bbox=bbox, is_header=header)
+    return Cell(row=row, col=col, text=text, start=toks[0].start, end=toks[-1].end, is_header=header)
+
+
+def _banded_header(head: list[list[Tok]], columns: list[_Span]) -> list[Cell]:
+    """Header rows as printed (rows marked out by rules): each fragment in its row, over
+    the columns it covers."""
+    cells: list[Cell] = []
+    for r, line in enumerate(head):
+        placed: dict[int, tuple[list[int], list[Tok]]] = {}
+        for tok in line:
+            cols = _covered(tok, columns)
+            placed.setdefault(cols[0], (cols, []))[1].append(tok)
+        taken: set[int] = set()
+        for first, (cols, toks) in sorted(placed.items()):
+            span = [c for c in range(first, cols[-1] + 1) if c not in taken]
+            if not span:
+                continue
+            cell = _cell(r, span[0], "".join(t.text for t in toks), toks, header=True)
+            cell.col_span = len(span)
+            taken.update(span)
+            cells.append(cell)
+    return cells
+
+
+def aligned_table(index: int, rows: list[list[Tok]], pages: list[int], *,
+                  banded: bool = False, headless: bool = False) -> Table | None:
     """``rows`` (tokens with raw horizontal positions, ``pages`` the page of each row) as
     a grid whose columns come from where the cells stand; ``None`` when the rows have no
-    header above their first figure or code, or show fewer than two columns."""
+    header above their first figure or code, or show fewer than two columns. ``banded``:
+    the rows are the printed rows (ruled), header rows included, so they are kept;
+    ``headless``: rows without a header are a table too (a part continued from the page
+    before, whose cells stand where they were drawn)."""
     first = next((i for i, r in enumerate(rows) if _is_data(r)), None)
-    if not first:
+    if first is None or (first == 0 and not headless):
         return None
     head, body = rows[:first], rows[first:]
     layout = _layout(head, body, pages[first:])
@@ -279,21 +350,21 @@ def aligned_table(index: int, rows: list[list[Tok]], pages: list[int]) -> Table 
         return None
     values = {layout.where[id(t)] for row in body for t in row
               if t.is_num and not _CODE_PART.fullmatch(t.text)}
-    cells = _header_cells(head, layout.columns, values)
+    cells = _banded_header(head, layout.columns) if banded else _header_cells(head, layout.columns, values)
     if cells is None:
         return None
-    n_head = max(c.row for c in cells) + 1 if cells else 0
+    n_head = len(head) if banded else max(c.row for c in cells) + 1 if cells else 0
     for r, row in enumerate(body, start=n_head):
         placed: dict[int, list[Tok]] = {}
         for tok in row:
             placed.setdefault(layout.where[id(tok)], []).append(tok)
-        anchor = row[0].start if row else None
+        anchor = row[0].start if row and row[0].box is None else None
         for col in range(len(layout.columns)):
             toks = placed.get(col, [])
             if toks:
                 text = "".join(t.text for t in toks) if not any(t.is_num for t in toks) \
                     else " ".join(t.text for t in toks)
-                cells.append(Cell(row=r, col=col, text=text, start=toks[0].start, end=toks[-1].end))
+                cells.append(_cell(r, col, text, toks))
             else:
                 cells.append(Cell(row=r, col=col, text="", start=anchor, end=anchor))
     n_rows = n_head + len(body)
