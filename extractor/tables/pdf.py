@@ -87,8 +87,9 @@ def read_pdf_tables(page: PdfPage, page_number: int, *,
     if tables or page.rotation:
         return tables
     # no ruled grid: a table with horizontal rules only, or none, read by its alignment
-    return read_unruled_tables(page.get_text("words", flags=RAWDICT_FLAGS), horizontal_rules(paths),
-                               page_number)
+    found = read_unruled_tables(page.get_text("words", flags=RAWDICT_FLAGS), horizontal_rules(paths),
+                                page_number)
+    return [t for t in found if not _contents_page(t)]
 
 
 def horizontal_rules(paths: Sequence[dict[str, Any]]) -> list[float]:

@@ -31,7 +31,8 @@ from extractor.tables.text_grid import NUM, Tok, aligned_table
 
 MIN_FIGURE_ROWS = 2
 MIN_FIGURES = 3
-"""A block is a table with two rows of figures in columns, or one row of three (三公)."""
+"""A block is a table with two rows of figures in columns, or one row of three (三公), and
+amounts among them (a decimal point: page numbers of a contents page are not amounts)."""
 _FIGURE = re.compile(r"^-?[\d,]*\d(?:\.\d+)?%?$")
 _CODE = re.compile(r"^\d{2}(?:\d|\d{3}|\d{5})?$")
 _PROSE = re.compile(r"[。；]|^注[:：]|单位[:：]|表$")
@@ -100,8 +101,8 @@ def _blocks(lines: list[list[_Word]], h: float) -> list[list[list[_Word]]]:
             current.append(line)
             continue
         figures = [ln for ln in current if _anchor(ln) and _runs(ln, h) >= 2]
-        words = sum(1 for ln in figures for w in ln if _is_figure(w.text))
-        if len(figures) >= MIN_FIGURE_ROWS or (figures and words >= MIN_FIGURES):
+        words = sum(1 for ln in figures for w in ln if _is_figure(w.text) and "." in w.text)
+        if words and (len(figures) >= MIN_FIGURE_ROWS or words >= MIN_FIGURES):
             last = max(i for i, ln in enumerate(current) if _anchor(ln))
             blocks.append(current[:last + 1])
         current = [line] if gap else []
