@@ -40,6 +40,7 @@ from extractor.database import (
     serialize_sqlite_writers,
     unpack_offsets,
 )
+from extractor.store_batches import BatchJob
 from extractor.store_findings import DocumentFindingRow, load_findings, save_findings
 from extractor.store_tables import DocCell, DocTable, load_tables, save_tables
 
@@ -545,7 +546,8 @@ class Store:
     def info(self) -> dict[str, int]:
         """Rows per table, for ``extractor db info``."""
         tables: tuple[type[SQLModel], ...] = (Document, Page, Chunk, DocTable, DocCell, Run, Record,
-                                              CheckResult, Repair, DocumentFindingRow, ModelCall, Failure)
+                                              CheckResult, Repair, DocumentFindingRow, ModelCall, BatchJob,
+                                              Failure)
         with self.session() as s:
             return {str(t.__tablename__): int(s.exec(select(func.count()).select_from(t)).one())
                     for t in tables}
