@@ -227,7 +227,9 @@ class RapidOcrEngine:
     }
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
-        self._params = {**self.DEFAULT_PARAMS, **(params or {})}
+        threads: dict[str, Any] = {f"EngineConfig.onnxruntime.{pool}_op_num_threads": n
+                                   for n in _threads.values() for pool in ("intra", "inter")}
+        self._params = {**self.DEFAULT_PARAMS, **threads, **(params or {})}
         self._engine: Any = None
 
     @property
@@ -277,6 +279,27 @@ def make_engine(settings: OcrSettings) -> OcrEngine | None:
     raise ConfigError(
         f"OCR engine {settings.engine!r} is not available in this build; "
         "use EXTRACTOR_OCR__ENGINE=rapidocr (or none)")
+
+
+_threads: dict[str, int] = {}
+"""``{"threads": n}``: threads an engine built in this process may use (empty:
+onnxruntime's default, one per core); see :func:`limit_threads`."""
+
+
+def limit_threads(threads: int) -> None:
+    """Engines built in this process from now on use ``threads`` threads (onnxruntime's
+    intra- and inter-op pools; OpenCV's is left alone: resizing it in a forked worker whose
+    parent had used it hangs).
+
+    A pool worker calls this with 1: N workers each running onnxruntime with a thread per
+    core would put N² threads on N cores, and the pages of a scanned report are read
+    in parallel by the workers already. One process alone (``--workers 1``) keeps the
+    defaults.
+    """
+    if threads < 1:
+        raise ConfigError(f"OCR threads must be at least 1 (got {threads})")
+    _threads["threads"] = threads
+    _shared.cache_clear()
 
 
 @cache

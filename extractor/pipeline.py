@@ -39,12 +39,12 @@ from extractor.stages import (
     PrepareTask,
     extract_stage,
     prepare_document,
-    prepare_stage,
+    prepare_pooled,
     reconcile_facts,
 )
 from extractor.store import Run, RunDocument, Store
 from extractor.summary import FindingCounts, finding_counts
-from extractor.workers import Executor, Inline
+from extractor.workers import Executor, Inline, Pool
 
 
 @dataclass
@@ -180,7 +180,7 @@ def _ingest_pooled(files: list[Path], store: Store, settings: Settings, executor
     def crashed(task: PrepareTask, reason: str) -> Prepared:
         return Prepared(str(task.path), task.sha256, reason=reason)
 
-    for k, prepared in enumerate(executor.map(prepare_stage, tasks(), crashed)):
+    for k, prepared in enumerate(prepare_pooled(executor, tasks(), crashed)):  # pages apart
         outcomes[todo[k]] = _store_prepared(prepared, store)  # results come in task order
         advance(1)
     return [o for o in outcomes if o is not None]
@@ -408,21 +408,74 @@ def iter_predictions(store: Store, run_id: int) -> Iterator[tuple[str, FinalAcco
         doc = store.find_document(rd.document)
         if doc is None or rd.status == "failed":
             continue
-        record = assemble(doc.doc_id, store.facts(run_id, rd.document), with_evidence=True)
-        record.document_findings = [f for _, f in store.findings(run_id, rd.document)]
-        yield doc.doc_id, record
+        yield doc.doc_id, prediction(store, run_id, doc.doc_id, rd.document)
 
 
-def export_run(store: Store, run_id: int, out_dir: Path) -> list[Path]:
-    """One ``final_accounts/v1`` prediction file per document of the run, with check status."""
+def prediction(store: Store, run_id: int, doc_id: str, sha256: str) -> FinalAccounts:
+    """One document's contract record in a run, with check status, findings and evidence."""
+    record = assemble(doc_id, store.facts(run_id, sha256), with_evidence=True)
+    record.document_findings = [f for _, f in store.findings(run_id, sha256)]
+    return record
+
+
+def _write_prediction(path: Path, record: FinalAccounts) -> None:
+    path.write_text(json.dumps(record.to_json_dict(), ensure_ascii=False, indent=2) + "\n",
+                    encoding="utf-8")
+
+
+def export_run(store: Store, run_id: int, out_dir: Path,
+               executor: Executor | None = None) -> list[Path]:
+    """One ``final_accounts/v1`` prediction file per document of the run, with check status.
+
+    With a local process pool the files are written by the workers, each reading its
+    documents from the database (the run is finished: nobody writes any more): the last
+    step of a run would otherwise leave every core but one idle. Same bytes either way.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(executor, Pool):
+        return _export_pooled(store, run_id, out_dir, executor)
     written: dict[Path, None] = {}
     for doc_id, record in iter_predictions(store, run_id):  # a later same-named one wins, as before
         path = out_dir / f"{doc_id}.json"
-        path.write_text(json.dumps(record.to_json_dict(), ensure_ascii=False, indent=2) + "\n",
-                        encoding="utf-8")
+        _write_prediction(path, record)
         written[path] = None
     return list(written)
+
+
+@dataclass
+class ExportTask:
+    """One prediction file to write, from the database at ``url`` (see :func:`export_stage`)."""
+
+    url: str
+    run_id: int
+    doc_id: str
+    sha256: str
+    path: Path
+
+
+@cache
+def _reader(url: str) -> Store:
+    """One store per worker process and database, opened on the first export task."""
+    return Store.open(url)
+
+
+def export_stage(task: ExportTask) -> Path:
+    """Write one prediction file (what a pool worker runs for :func:`export_run`)."""
+    _write_prediction(task.path, prediction(_reader(task.url), task.run_id, task.doc_id, task.sha256))
+    return task.path
+
+
+def _export_pooled(store: Store, run_id: int, out_dir: Path, pool: Pool) -> list[Path]:
+    targets: dict[Path, tuple[str, str]] = {}
+    for rd in store.run_documents(run_id):
+        doc = store.find_document(rd.document)  # one row at a time: rows carry the text
+        if doc is not None and rd.status != "failed":  # a later same-named one wins
+            targets[out_dir / f"{doc.doc_id}.json"] = (doc.doc_id, rd.document)
+    url = store.engine.url.render_as_string(hide_password=False)
+    tasks = (ExportTask(url, run_id, doc_id, sha, path) for path, (doc_id, sha) in targets.items())
+    for _written in pool.map(export_stage, tasks):
+        pass
+    return list(targets)
 
 
 def reconcile_stage(store: Store, run_id: int, doc: DocumentData, facts: list[Fact]) -> list[Fact]:

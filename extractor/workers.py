@@ -87,6 +87,15 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def _start_worker(parent: int) -> None:
+    """A pool worker's set-up: end with the parent, and one OCR thread (the workers are
+    the parallelism; an engine with a thread per core in each would oversubscribe)."""
+    _exit_with_parent(parent)
+    from extractor.ocr import limit_threads
+
+    limit_threads(1)
+
+
 class Pool:
     """A process pool over documents; the parent stays the only database writer."""
 
@@ -98,7 +107,7 @@ class Pool:
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, initializer=_exit_with_parent,
+        return ProcessPoolExecutor(max_workers=self.workers, initializer=_start_worker,
                                    initargs=(os.getpid(),))
 
     def map(self, fn: Callable[[In], Out], items: Iterable[In],

@@ -145,7 +145,7 @@ def test_a_file_that_kills_its_worker_fails_alone_and_the_batch_goes_on(
     folder.mkdir()
     for name in ("a.txt", "bad.txt", "c.txt"):
         (folder / name).write_text(f"某某局2023年度部门决算 {name}", encoding="utf-8")
-    monkeypatch.setattr("extractor.pipeline.prepare_stage", _prepare_or_die)
+    monkeypatch.setattr("extractor.stages.prepare_stage", _prepare_or_die)
     store = Store.open(sqlite_url)
     pool = Pool(2)
     try:
