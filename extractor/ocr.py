@@ -298,15 +298,17 @@ def limit_threads(threads: int) -> None:
     """
     if threads < 1:
         raise ConfigError(f"OCR threads must be at least 1 (got {threads})")
-    _threads["threads"] = threads
-    _shared.cache_clear()
+    _threads["threads"] = threads  # engines cached under other counts are kept, see _shared
 
 
 @cache
-def _shared(kind: str) -> OcrEngine | None:
+def _shared(kind: str, threads: int | None) -> OcrEngine | None:
+    """One engine per kind and thread count. An engine a forked worker inherited from its
+    parent is never used (its onnxruntime thread pool stayed behind in the parent) and
+    never released either: releasing it waits forever on those threads."""
     return make_engine(OcrSettings.model_validate({"engine": kind}))
 
 
 def shared_engine(settings: OcrSettings) -> OcrEngine | None:
     """The process-wide engine for ``settings.engine`` (built once, loaded on first use)."""
-    return _shared(settings.engine)
+    return _shared(settings.engine, _threads.get("threads"))
