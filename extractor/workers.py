@@ -87,13 +87,18 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _start_worker(parent: int) -> None:
-    """A pool worker's set-up: end with the parent, and one OCR thread (the workers are
-    the parallelism; an engine with a thread per core in each would oversubscribe)."""
-    _exit_with_parent(parent)
+def one_ocr_thread() -> None:
+    """A worker's OCR engine runs on one thread: the workers are the parallelism, and an
+    engine with a thread per core in each of them would oversubscribe the cores."""
     from extractor.ocr import limit_threads
 
     limit_threads(1)
+
+
+def _start_worker(parent: int) -> None:
+    """A pool worker's set-up: end with the parent, one OCR thread."""
+    _exit_with_parent(parent)
+    one_ocr_thread()
 
 
 class Pool:
@@ -170,7 +175,9 @@ class RayExecutor:
         self._started = not self._ray.is_initialized()
         if self._started:
             kwargs: dict[str, Any] = {"address": address, "include_dashboard": False,
-                                      "log_to_driver": False, "logging_level": "ERROR"}
+                                      "log_to_driver": False, "logging_level": "ERROR",
+                                      "runtime_env": {"worker_process_setup_hook":
+                                                      "extractor.workers.one_ocr_thread"}}
             if address is None and num_cpus is not None:
                 kwargs["num_cpus"] = num_cpus
             self._ray.init(**kwargs)

@@ -4,6 +4,7 @@ process reads, byte for byte in the export."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,21 @@ def test_pool_workers_run_ocr_on_one_thread_and_one_process_keeps_the_default() 
     finally:
         pool.close()
     assert _engine_threads(0) is None
+
+
+@pytest.mark.slow
+def test_ray_workers_run_ocr_on_one_thread_too() -> None:
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("ray is not installed (pip install 'extractor[ray]')")
+    from extractor.workers import RayExecutor
+
+    def threads(_: int) -> Any:  # nested: Ray ships it by value (tests are no package)
+        from extractor.ocr import RapidOcrEngine
+
+        return RapidOcrEngine()._params.get("EngineConfig.onnxruntime.intra_op_num_threads")
+
+    ray = RayExecutor(None, num_cpus=2)
+    try:
+        assert list(ray.map(threads, range(2))) == [1, 1]
+    finally:
+        ray.close()
