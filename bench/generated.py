@@ -60,9 +60,11 @@ def make_corpus(
     return docs
 
 
-def run_pipeline(pdf_dir: Path, db: Path) -> dict[str, FinalAccounts]:
+def run_pipeline(pdf_dir: Path, db: Path, ocr_cache: Path | None = None) -> dict[str, FinalAccounts]:
     """The CLI's ``run`` job through the pipeline API: ingest, rules extractor, reconcile."""
     settings = load_settings(database_url=f"sqlite:///{db}")
+    if ocr_cache is not None:
+        settings.ocr.cache_dir = ocr_cache
     store = Store.open(settings.database_url)
     outcomes = ingest([pdf_dir], store, settings)
     for o in outcomes:
@@ -120,6 +122,9 @@ def main() -> None:
     parser.add_argument("--family", choices=FAMILIES)
     parser.add_argument("--keep", type=Path, help="write the corpus and database here instead of a temp dir; "
                         "a rerun reuses the database (documents already ingested are not read again)")
+    parser.add_argument("--ocr-cache", type=Path, metavar="DIR",
+                        help="OCR page cache (ocr.cache_dir): pages OCR'd before, e.g. by "
+                        "`python -m bench.tables --ocr-cache DIR`, are not OCR'd again")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-generated-") as tmp:
         root = args.keep or Path(tmp)
@@ -129,7 +134,7 @@ def main() -> None:
         db = root / "bench.db"
         if not args.keep:
             db.unlink(missing_ok=True)
-        pred = run_pipeline(root / "docs", db)
+        pred = run_pipeline(root / "docs", db, args.ocr_cache)
         t2 = time.perf_counter()
         gold = {k: v for k, v in load_dir(root / "gold").items() if k in docs}  # this corpus only
         scans = sum(s for _, s in docs.values())

@@ -441,10 +441,34 @@ def _scaled(box: TextBox, scale: float) -> TextBox:
     return TextBox(box.text, quad, box.score)  # type: ignore[arg-type]
 
 
+MIN_SCAN_DPI = 200
+"""Scans below this resolution are still rendered at it: small print needs the pixels."""
+
+
+def scan_dpi(page: PdfPage) -> float | None:
+    """The resolution of the scan a page carries, when one image covers the page.
+
+    Rendering above it adds pixels but no information, and OCR time grows with pixels: a
+    200-dpi scan rendered at 300 dpi costs 2.25 times the OCR for the same text."""
+    area = max(page.rect.width * page.rect.height, 1e-6)
+    best: float | None = None
+    for info in page.get_images(full=True):
+        xref, width_px = info[0], info[2]
+        for rect in page.get_image_rects(xref):
+            if rect.width > 0 and rect.width * rect.height >= 0.5 * area:
+                dpi = width_px / (rect.width / 72)
+                best = dpi if best is None else max(best, dpi)
+    return best
+
+
 def render(page: PdfPage, dpi: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
-    """The page as a BGR image (the channel order OpenCV-based engines expect)."""
+    """The page as a BGR image (the channel order OpenCV-based engines expect), at ``dpi``
+    or at the page's own scan resolution when that is lower (not under MIN_SCAN_DPI)."""
     width_in, height_in = page.rect.width / 72, page.rect.height / 72
     budget_dpi = (MAX_OCR_PIXELS / max(width_in * height_in, 1e-6)) ** 0.5
+    native = scan_dpi(page)
+    if native is not None:
+        dpi = min(dpi, max(round(native), MIN_SCAN_DPI))
     pix = page.get_pixmap(dpi=int(min(dpi, budget_dpi)), colorspace=_mupdf().csRGB, alpha=False)
     rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
     return np.ascontiguousarray(rgb[:, :, ::-1])

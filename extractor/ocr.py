@@ -14,12 +14,16 @@ and :func:`shared_engine` keeps one per process so a batch of files pays that on
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
+import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -281,6 +285,55 @@ def make_engine(settings: OcrSettings) -> OcrEngine | None:
         "use EXTRACTOR_OCR__ENGINE=rapidocr (or none)")
 
 
+class CachedOcrEngine:
+    """An engine whose page results are kept on disk, keyed by the image's pixels and the
+    engine: OCR is the slow part of reading a scan (seconds a page), so re-reading a
+    document after the table reader changed, or after a kill in the middle of a long scan,
+    costs only the pages never read. A damaged cache entry is read again, not trusted."""
+
+    VERSION = 1
+    """Bump when what the engine returns for the same pixels changes (models, params)."""
+
+    def __init__(self, inner: OcrEngine, directory: Path) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.directory = directory
+
+    def _path(self, image: bytes | NDArray[np.uint8]) -> Path:
+        digest = hashlib.sha256(f"{self.name}:{self.VERSION}:".encode())
+        if isinstance(image, bytes):
+            digest.update(image)
+        else:
+            digest.update(repr(image.shape).encode())
+            digest.update(np.ascontiguousarray(image).tobytes())
+        key = digest.hexdigest()
+        return self.directory / key[:2] / f"{key}.json"
+
+    def recognize(self, image: bytes | NDArray[np.uint8]) -> OcrPage:
+        path = self._path(image)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            boxes = tuple(TextBox(str(t), _quad(q), float(s)) for t, q, s in data["boxes"])
+        except (OSError, ValueError, KeyError, TypeError):
+            page = self.inner.recognize(image)
+            self._write(path, page)
+            return page
+        return OcrPage(boxes_to_text(boxes), char_weighted_confidence(boxes), boxes)
+
+    @staticmethod
+    def _write(path: Path, page: OcrPage) -> None:
+        """Written to a temporary name and renamed: two processes reading the same page
+        never see half a file."""
+        payload = {"boxes": [[b.text, b.quad, b.score] for b in page.boxes]}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs speed
+
+
 _threads: dict[str, int] = {}
 """``{"threads": n}``: threads an engine built in this process may use (empty:
 onnxruntime's default, one per core); see :func:`limit_threads`."""
@@ -302,13 +355,17 @@ def limit_threads(threads: int) -> None:
 
 
 @cache
-def _shared(kind: str, threads: int | None) -> OcrEngine | None:
-    """One engine per kind and thread count. An engine a forked worker inherited from its
-    parent is never used (its onnxruntime thread pool stayed behind in the parent) and
-    never released either: releasing it waits forever on those threads."""
-    return make_engine(OcrSettings.model_validate({"engine": kind}))
+def _shared(kind: str, cache_dir: Path | None, threads: int | None) -> OcrEngine | None:
+    """One engine per kind, page cache and thread count. An engine a forked worker inherited
+    from its parent is never used (its onnxruntime thread pool stayed behind in the parent)
+    and never released either: releasing it waits forever on those threads."""
+    engine = make_engine(OcrSettings.model_validate({"engine": kind}))
+    if engine is None or cache_dir is None:
+        return engine
+    return CachedOcrEngine(engine, cache_dir)
 
 
 def shared_engine(settings: OcrSettings) -> OcrEngine | None:
-    """The process-wide engine for ``settings.engine`` (built once, loaded on first use)."""
-    return _shared(settings.engine, _threads.get("threads"))
+    """The process-wide engine for ``settings.engine`` (built once, loaded on first use),
+    behind the page cache when ``settings.cache_dir`` is set."""
+    return _shared(settings.engine, settings.cache_dir, _threads.get("threads"))

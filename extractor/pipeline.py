@@ -324,6 +324,9 @@ def run_extraction(shas: list[str], store: Store, plan: RunPlan,
         doc = task.doc
         return Extracted(doc.doc_id, doc.sha256, doc.path, "failed", notes=[reason], reason=reason)
 
+    prefetch_all = getattr(plan.extractor, "prefetch_all", None)
+    if callable(prefetch_all) and pending:  # capability: one Batch API pass over the whole run
+        prefetch_all(store.load_document(sha) for sha in pending)
     results = runner.map(extract_stage, _extract_tasks(pending, store, plan, sources, reconciling),
                          crashed)
     outcomes: list[DocumentOutcome] = []

@@ -27,12 +27,16 @@ import openai
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
+    RetryError,
     retry_if_exception,
     retry_if_exception_type,
+    retry_if_result,
     stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
 )
 
-from extractor.core.errors import ExtractorError
+from extractor.core.errors import ExtractorError, ModelError
 from extractor.core.settings import ModelSettings
 
 T = TypeVar("T")
@@ -189,3 +193,22 @@ def reask_controller(max_reasks: int, retry_on: type[BaseException]) -> Any:
     """
     return AsyncRetrying(stop=stop_after_attempt(max(0, max_reasks) + 1),
                          retry=retry_if_exception_type(retry_on), reraise=True)
+
+
+async def poll_until(fetch: Callable[[], Awaitable[T]], done: Callable[[T], bool], *,
+                     first_s: float, max_s: float, timeout_s: float, what: str) -> T:
+    """Await ``fetch()`` until ``done`` holds for its result, waiting ``first_s``, then twice
+    as long each time up to ``max_s`` between calls (a batch that takes hours is polled
+    a few dozen times, not thousands). ``fetch`` does its own transport retries.
+
+    Raises :class:`ModelError` naming ``what`` once ``timeout_s`` has passed.
+    """
+    polling = AsyncRetrying(retry=retry_if_result(lambda value: not done(value)),
+                            wait=wait_exponential(multiplier=first_s, min=first_s, max=max_s),
+                            stop=stop_after_delay(timeout_s), reraise=True)
+    try:
+        return await polling(fetch)
+    except RetryError as exc:
+        last = exc.last_attempt.result() if not exc.last_attempt.failed else None
+        raise ModelError(f"{what}: not finished after {timeout_s:g} s (last seen: {last}); "
+                         "re-run to keep waiting") from None

@@ -70,7 +70,8 @@ def test_run_exports_scores_and_reconciles(tmp_path: Path, sqlite_url: str,
     assert exported["format"] == "final_accounts/v1"
     assert exported["check_status"]["summary.income_grand_total"] in {"verified", "repaired",
                                                                       "flagged", "unchecked"}
-    assert main(["eval", "score", "--gold", str(GOLD), "--pred", str(out_dir), "--json"]) == 0
+    assert main(["--db", sqlite_url, "eval", "score", "--gold", str(GOLD), "--pred", str(out_dir),
+                 "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     # Names are slots too: 003's "…建设项目" read without its 项目 costs one FP and one FN.
     assert report["overall"]["precision"] >= 0.99

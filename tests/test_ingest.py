@@ -20,7 +20,7 @@ from extractor.core.errors import (
     UnsupportedFileError,
 )
 from extractor.core.settings import OcrSettings
-from extractor.ingest import iter_input_files, read_pages, sha256_of, usable_chars
+from extractor.ingest import iter_input_files, read_pages, render, sha256_of, usable_chars
 from extractor.ocr import RapidOcrEngine, shared_engine
 
 _pymupdf: Any = pymupdf
@@ -281,3 +281,21 @@ def test_sha256_of(tmp_path: Path) -> None:
     assert sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(IngestError):
         sha256_of(tmp_path / "missing.pdf")
+
+
+@pytest.mark.parametrize(("scan_dpi", "expected_dpi"), [(150, 200), (200, 200), (240, 240), (400, 300)])
+def test_scans_render_at_their_own_resolution(tmp_path: Path, scan_dpi: int, expected_dpi: int) -> None:
+    """A scan is rendered at its own resolution (never above the configured 300 dpi, never
+    below 200): more pixels than the scan holds only make OCR slower."""
+    width_pt, height_pt = 595.0, 842.0
+    pix = _pymupdf.Pixmap(_pymupdf.csRGB, _pymupdf.IRect(0, 0, round(width_pt / 72 * scan_dpi),
+                                                       round(height_pt / 72 * scan_dpi)), False)
+    pix.clear_with(255)
+    doc = _pymupdf.open()
+    page = doc.new_page(width=width_pt, height=height_pt)
+    page.insert_image(page.rect, pixmap=pix)
+    text_page = doc.new_page(width=width_pt, height=height_pt)
+    text_page.insert_text((72, 72), "一般公共服务支出", fontname="china-s")
+    image = render(doc[0], 300)
+    assert abs(image.shape[1] - width_pt / 72 * expected_dpi) <= 1
+    assert abs(render(doc[1], 300).shape[1] - width_pt / 72 * 300) <= 1  # no scan: the setting

@@ -16,6 +16,7 @@ from extractor.core.settings import OcrSettings
 from extractor.ocr import (
     OCR_JOIN,
     TEXT_LAYER_JOIN,
+    CachedOcrEngine,
     OcrEngine,
     RapidOcrEngine,
     TextBox,
@@ -165,3 +166,42 @@ def test_rapidocr_blank_image_gives_empty_page() -> None:
     assert engine is not None
     page = engine.recognize(np.full((300, 300, 3), 255, dtype=np.uint8))
     assert page.text == "" and page.confidence is None
+
+
+class CountingEngine:
+    """The real engine, with its calls counted (to see which pages the cache answered)."""
+
+    def __init__(self) -> None:
+        self.inner = shared_engine(OcrSettings(cache_dir=None))
+        assert self.inner is not None
+        self.name = self.inner.name
+        self.calls = 0
+
+    def recognize(self, image: bytes | np.ndarray[Any, np.dtype[np.uint8]]) -> Any:
+        self.calls += 1
+        assert self.inner is not None
+        return self.inner.recognize(image)
+
+
+def test_ocr_cache_answers_a_page_read_before(tmp_path: Any) -> None:
+    counting = CountingEngine()
+    cached = CachedOcrEngine(counting, tmp_path / "ocr")
+    image = rendered_table_image()
+    first = cached.recognize(image)
+    again = CachedOcrEngine(counting, tmp_path / "ocr").recognize(image)  # a new process's view
+    assert counting.calls == 1
+    assert again.text == first.text and again.confidence == pytest.approx(first.confidence)
+    assert [b.text for b in again.boxes] == [b.text for b in first.boxes]
+    # other pixels are another page
+    blank = np.full((300, 300, 3), 255, dtype=np.uint8)
+    assert cached.recognize(blank).text == "" and counting.calls == 2
+    # a damaged entry is read again, not trusted
+    for entry in (tmp_path / "ocr").rglob("*.json"):
+        entry.write_text("{not json", encoding="utf-8")
+    assert cached.recognize(image).text == first.text and counting.calls == 3
+
+
+def test_settings_cache_dir_puts_the_shared_engine_behind_the_cache(tmp_path: Any) -> None:
+    engine = shared_engine(OcrSettings(cache_dir=tmp_path))
+    assert isinstance(engine, CachedOcrEngine) and engine.directory == tmp_path
+    assert not isinstance(shared_engine(OcrSettings()), CachedOcrEngine)

@@ -35,12 +35,69 @@ def test_saving_the_same_bytes_twice_is_insert_or_get(store: Store) -> None:
     assert store.info()["page"] == len(doc.pages)
 
 
-def test_offsets_are_stored_as_runs_and_read_back_whole(store: Store) -> None:
+def test_text_is_stored_once_compressed_and_read_back_whole(store: Store) -> None:
+    """Normalized text, raw page, offsets and chunks are one compressed value, smaller than
+    the normalized text alone, and come back exactly."""
     doc = text_document("003_17aaca51ade6ba7f")
     row, _ = store.save_document(doc)
-    assert isinstance(row.offsets, dict)
-    assert len(row.offsets["runs"]) < len(doc.normalized.offsets) / 20
-    assert store.load_document(doc.sha256).normalized.offsets == doc.normalized.offsets
+    assert len(row.content) < len(doc.normalized.text.encode()) / 2
+    assert row.normalized == doc.normalized.text
+    loaded = store.load_document(doc.sha256)
+    assert loaded.normalized.offsets == doc.normalized.offsets
+    assert [p.raw for p in loaded.pages] == [p.raw for p in doc.pages]
+    assert loaded.chunks == doc.chunks
+    assert store.chunk_count(doc.sha256) == len(doc.chunks)
+
+
+def test_a_quote_that_is_the_text_between_its_offsets_is_not_stored_twice(store: Store) -> None:
+    from sqlmodel import Session, select
+
+    from extractor.store import Record
+
+    doc = text_document("002_ede6ec7d9a9ccbff")
+    store.save_document(doc)
+    run = store.create_run(Run(extractor="rules"))
+    assert run.id is not None
+    text = doc.normalized.text
+    start = text.index("万元") - 6
+    facts = [Fact(field="summary.income_grand_total", value=1.0, raw="1万元",
+                  evidence=Evidence(quote=text[start:start + 8], page=1, start=start, end=start + 8)),
+             Fact(field="summary.expense_grand_total", value=2.0,
+                  evidence=Evidence(quote="not in the text", page=1, start=start, end=start + 8))]
+    store.save_document_result(run.id, RunDocument(run_id=run.id, document=doc.sha256, status="done"),
+                               facts)
+    with Session(store.engine) as s:
+        quotes = [r.quote for r in s.exec(select(Record).order_by(Record.id))]  # type: ignore[arg-type]
+    assert quotes == [None, "not in the text"]
+    assert store.facts(run.id, doc.sha256) == facts
+
+
+def test_checks_round_trip_with_each_figure_stored_once(store: Store) -> None:
+    from extractor.store.records import unpack_json
+
+    doc = text_document("002_ede6ec7d9a9ccbff")
+    store.save_document(doc)
+    run = store.create_run(Run(extractor="rules"))
+    assert run.id is not None
+    total = {"slot": "summary.income_grand_total", "field": "summary.income_grand_total",
+             "value": 885.9, "quote": "收入总计885.90万元", "page": 1, "raw": "885.90万元"}
+    part = {**total, "slot": "summary.income_current_year", "value": 880.0}
+    checks = [{"rule": f"r{i}", "name": f"名{i}", "passed": i % 2 == 0,
+               "detail": {"kind": "sum", "figures": [total, part], "summary": f"s{i}", "blamed": []}}
+              for i in range(30)]
+    store.save_checks(run.id, doc.sha256, checks, [])
+    store.save_checks(run.id, doc.sha256, checks, [])  # replaced, not duplicated
+    stored = store.checks(run.id, doc.sha256)
+    assert [{"rule": c.rule, "name": c.name, "passed": c.passed, "detail": c.detail}
+            for c in stored] == checks
+    assert [c.id for c in stored] == list(range(1, 31)) and store.info()["checkresult"] == 30
+    from sqlmodel import Session, select
+
+    from extractor.store import CheckSet
+
+    with Session(store.engine) as s:
+        (data,) = s.exec(select(CheckSet.data)).all()
+    assert unpack_json(data)["figures"] == [total, part]
 
 
 def test_unknown_document_is_a_clear_error(store: Store) -> None:

@@ -38,9 +38,11 @@ from pydantic import ValidationError as PydanticValidationError
 
 from extractor.core.errors import ConfigError, ModelError, TruncatedOutputError
 from extractor.core.settings import ModelSettings
+from extractor.core.types import BatchState
 from extractor.retry import AttemptLog, RetryPolicy, call_with_retries, describe, reask_controller
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 ReplyHook = Callable[[dict[str, Any]], Awaitable[None]]
 """Called with each completion as delivered (JSON), before instructor parses it."""
 
@@ -266,6 +268,67 @@ class OpenAICompatBackend:
             raise ModelError(f"stored reply does not validate: {_short(exc)}") from exc
         return response_model.model_validate(parsed.model_dump(by_alias=True))
 
+    # ------------------------------------------------------------------ Batch API
+    # The same request body and the same parsing as :meth:`complete`: a batch line is what
+    # instructor would have sent for these messages, and its reply goes through
+    # :meth:`parse_stored`. Every HTTP request goes through :func:`call_with_retries`.
+
+    def batch_line(self, custom_id: str, messages: Sequence[dict[str, str]],
+                   response_model: type[BaseModel], *, max_tokens: int) -> dict[str, Any]:
+        """One line of a batch input file: ``POST /v1/chat/completions`` with this call's body."""
+        mode = _MODES[self.mode]
+        _wrapped, body = handle_response_model(  # instructor adds tools / schema prompt per mode
+            response_model, mode=mode, messages=[dict(m) for m in messages])
+        body.update(model=self.model, temperature=self.settings.temperature, max_tokens=max_tokens)
+        if self.mode == "json_schema":
+            body["response_format"] = _json_schema_format(response_model)
+        return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
+                "body": body}
+
+    async def upload_batch_file(self, data: bytes, name: str) -> str:
+        """Upload a JSONL input file (``purpose="batch"``); returns its file id."""
+        uploaded = await self._batch_request(
+            lambda: self._client.files.create(file=(name, data, "application/jsonl"), purpose="batch"),
+            "upload the batch input file")
+        return str(uploaded.id)
+
+    async def create_batch(self, input_file_id: str, metadata: dict[str, str]) -> BatchState:
+        batch = await self._batch_request(
+            lambda: self._client.batches.create(input_file_id=input_file_id,
+                                                endpoint="/v1/chat/completions",
+                                                completion_window="24h", metadata=metadata),
+            f"create a batch for file {input_file_id}")
+        return _batch_state(batch)
+
+    async def find_batch(self, input_file_id: str) -> BatchState | None:
+        """The batch made from ``input_file_id``, if one was created (a kill may have come
+        between its creation and our record of it); newest batches are listed first."""
+        page = await self._batch_request(lambda: self._client.batches.list(limit=100),
+                                         "list batches")
+        for batch in page.data:
+            if batch.input_file_id == input_file_id:
+                return _batch_state(batch)
+        return None
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        batch = await self._batch_request(lambda: self._client.batches.retrieve(batch_id),
+                                          f"poll batch {batch_id}")
+        return _batch_state(batch)
+
+    async def file_text(self, file_id: str) -> str:
+        content = await self._batch_request(lambda: self._client.files.content(file_id),
+                                            f"download file {file_id}")
+        return content.text
+
+    async def _batch_request(self, fn: Callable[[], Awaitable[T]], what: str) -> T:
+        log = AttemptLog()
+        self.usage.requests += 1
+        try:
+            return await call_with_retries(fn, self.policy, log)
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
+            raise ModelError(f"could not {what} after {log.attempts} request(s): "
+                             f"{describe(exc)}") from exc
+
     def _account(self, state: _CallState, completion: ChatCompletion) -> None:
         usage = completion.usage
         tokens_in = usage.prompt_tokens if usage else 0
@@ -290,6 +353,15 @@ def _json_schema_format(response_model: type[BaseModel]) -> dict[str, Any]:
     return {"type": "json_schema",
             "json_schema": {"name": name, "schema": response_model.model_json_schema(),
                             "strict": False}}
+
+
+def _batch_state(batch: Any) -> BatchState:
+    errors = getattr(getattr(batch, "errors", None), "data", None) or []
+    return BatchState(batch_id=str(batch.id), status=str(batch.status),
+                      input_file_id=str(batch.input_file_id or ""),
+                      output_file_id=batch.output_file_id, error_file_id=batch.error_file_id,
+                      errors=tuple(f"{e.code or 'error'}: {e.message or ''}"
+                                   + (f" (line {e.line})" if e.line else "") for e in errors))
 
 
 def _short(exc: object, limit: int = 300) -> str:

@@ -123,9 +123,9 @@ def cmd_db_info(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from extractor.migrations import upgrade
+    from extractor.store import make_engine
 
-    store = open_store(settings_from(args))
-    before, after = upgrade(store.engine)
+    before, after = upgrade(make_engine(settings_from(args).database_url, prepare=False))
     if args.json:
         print_json({"from": before, "to": after})
     elif before == after:

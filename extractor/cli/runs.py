@@ -36,6 +36,9 @@ def register(sub: Any) -> None:
     p.add_argument("--model", help="model name at the endpoint")
     p.add_argument("--mode", choices=["tools", "json_schema", "json"], help="instructor mode")
     p.add_argument("--concurrency", type=int, help="model calls in flight")
+    p.add_argument("--batch", action="store_true", default=None,
+                   help="send the model calls through the OpenAI Batch API (half price, "
+                        "results within 24 h; a re-run resumes a submitted batch)")
     p.add_argument("--no-reconcile", action="store_true", help="skip the numeric cross-checks")
     p.add_argument("--workers", type=int, metavar="N",
                    help="processes reading and extracting documents (default: every core); "
@@ -81,7 +84,7 @@ def _run_settings(args: argparse.Namespace) -> Settings:
 
     settings = settings_from(args)
     flags = {"base_url": args.base_url, "model": args.model, "mode": args.mode,
-             "max_concurrency": args.concurrency}
+             "max_concurrency": args.concurrency, "batch": args.batch}
     try:
         model = ModelSettings.model_validate({**settings.model.model_dump(),
                                               **{k: v for k, v in flags.items() if v is not None}})

@@ -50,6 +50,20 @@ class ModelSettings(BaseModel):
     backoff_max_s: float = Field(default=30.0, ge=0)
     run_token_budget: int = Field(default=2_000_000, gt=0)
     prices: dict[str, Price] = Field(default_factory=dict)
+    batch: bool = False
+    """Send a run's calls through the OpenAI Batch API (one uploaded file, polled until done,
+    half price) instead of one request each; cache, resume and accounting stay the same."""
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    """First wait between two status polls of a submitted batch; it doubles up to
+    ``batch_poll_max_s``."""
+    batch_poll_max_s: float = Field(default=600.0, gt=0)
+    batch_timeout_s: float = Field(default=25 * 3600.0, gt=0)
+    """How long one process waits for its batches (the API's window is 24 h); past it the
+    run stops with the batch recorded, and a re-run resumes polling it."""
+    batch_max_requests: int = Field(default=50_000, gt=0)
+    """Requests per batch (the API's limit); more calls are split over several batches."""
+    batch_price_factor: float = Field(default=0.5, ge=0)
+    """Batch calls cost this share of ``prices`` (OpenAI bills batches at half price)."""
 
     @property
     def configured(self) -> bool:
@@ -61,6 +75,10 @@ class OcrSettings(BaseModel):
     dpi: int = Field(default=300, gt=0)
     min_text_chars: int = Field(default=20, ge=0)
     """A PDF page with fewer usable characters in its text layer goes through OCR."""
+    cache_dir: Path | None = None
+    """Keep each page's OCR boxes here, keyed by the page image's pixels: re-reading a
+    document (after an upgrade of the table reader, or a kill in the middle of a long scan)
+    then skips OCR, the slow part, for every page read before."""
 
 
 class ChunkSettings(BaseModel):
@@ -116,6 +134,10 @@ class ServiceSettings(BaseModel):
         return self.blob_dir or default_data_dir() / "blobs"
 
 
+BATCH_PATIENCE = ("batch_poll_s", "batch_poll_max_s", "batch_timeout_s")
+"""Model settings that change how long a run waits for a batch, never what it extracts."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EXTRACTOR_", env_nested_delimiter="__",
                                       extra="ignore")
@@ -138,8 +160,10 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, object]:
         """Settings as stored with a run: never the API key; not the service section, which
-        does not change what a run extracts (a job and ``extractor run`` share runs)."""
-        data = self.model_dump(mode="json", exclude={"model": {"api_key"}, "service": True})
+        does not change what a run extracts (a job and ``extractor run`` share runs), nor how
+        patiently a batch is polled (a re-run that polls differently resumes the same run)."""
+        data = self.model_dump(mode="json", exclude={"model": {"api_key", *BATCH_PATIENCE},
+                                                     "service": True})
         data["model"]["api_key_set"] = self.model.api_key is not None
         return data
 

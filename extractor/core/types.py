@@ -203,3 +203,47 @@ class Backend(Protocol):
                        *, max_tokens: int) -> tuple[M, dict[str, Any]]:
         """Return the record and call metadata (tokens in/out, finish reason, latency)."""
         ...
+
+
+@dataclass(frozen=True)
+class BatchState:
+    """Where a submitted batch (OpenAI Batch API) stands, as the endpoint reports it."""
+
+    batch_id: str
+    status: str
+    """``validating``, ``in_progress``, ``finalizing``, ``completed``, ``failed``,
+    ``expired``, ``cancelling`` or ``cancelled``."""
+    input_file_id: str = ""
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    errors: tuple[str, ...] = ()
+    """Why the batch as a whole failed (validation of the input file), one line each."""
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {"completed", "failed", "expired", "cancelled"}
+
+
+@runtime_checkable
+class BatchBackend(Protocol):
+    """A backend that can also send many calls as one asynchronous batch (file in, file out).
+
+    Each request line is built from the same messages and response model as
+    :meth:`Backend.complete` and each reply is parsed by ``parse_stored``, so a batch
+    gives the records the synchronous path gives.
+    """
+
+    def batch_line(self, custom_id: str, messages: Sequence[dict[str, str]],
+                   response_model: type[BaseModel], *, max_tokens: int) -> dict[str, Any]: ...
+
+    async def upload_batch_file(self, data: bytes, name: str) -> str: ...
+
+    async def create_batch(self, input_file_id: str, metadata: dict[str, str]) -> BatchState: ...
+
+    async def find_batch(self, input_file_id: str) -> BatchState | None: ...
+
+    async def batch_state(self, batch_id: str) -> BatchState: ...
+
+    async def file_text(self, file_id: str) -> str: ...
+
+    def parse_stored(self, raw: dict[str, Any], response_model: type[M]) -> M: ...

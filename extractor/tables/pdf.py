@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from extractor.core.types import BBox, Cell, Table
+from extractor.tables.unruled import read_unruled_tables
 
 PdfPage = Any  # pymupdf.Page: the library carries no annotations
 
@@ -71,21 +72,34 @@ def read_pdf_tables(page: PdfPage, page_number: int, *,
     a merged cell appears once with its spans. ``index`` counts tables on this page.
     """
     paths = ruling_paths(page)
-    if not paths:  # no vector graphics, no rulings: skip the finder's ~50 ms
-        return []
-    # a /Rotate'd page is derotated inside the finder, which then reads its own graphics
-    found = page.find_tables(use_layout=False, paths=None if page.rotation else paths)
-    if not found.tables:
-        return []
-    if raw is None:
-        raw = page.get_text("rawdict", flags=RAWDICT_FLAGS)
-    chars = page_chars(raw)
     tables: list[Table] = []
-    for finder_table in found.tables:
-        table = _table(finder_table, chars, page_number, len(tables))
-        if table is not None:
-            tables.append(table)
-    return tables
+    if paths:  # no vector graphics, no rulings: skip the finder's ~50 ms
+        # a /Rotate'd page is derotated inside the finder, which then reads its own graphics
+        found = page.find_tables(use_layout=False, paths=None if page.rotation else paths)
+        if found.tables:
+            if raw is None:
+                raw = page.get_text("rawdict", flags=RAWDICT_FLAGS)
+            chars = page_chars(raw)
+            for finder_table in found.tables:
+                table = _table(finder_table, chars, page_number, len(tables))
+                if table is not None:
+                    tables.append(table)
+    if tables or page.rotation:
+        return tables
+    # no ruled grid: a table with horizontal rules only, or none, read by its alignment
+    found = read_unruled_tables(page.get_text("words", flags=RAWDICT_FLAGS), horizontal_rules(paths),
+                                page_number)
+    return [t for t in found if not _contents_page(t)]
+
+
+def horizontal_rules(paths: Sequence[dict[str, Any]]) -> list[float]:
+    """The y of every horizontal line (or hairline rectangle) at least 20 points long."""
+    ys = []
+    for path in paths:
+        x0, y0, x1, y1 = (float(v) for v in path["rect"])
+        if y1 - y0 <= 2.0 and x1 - x0 >= 20:
+            ys.append((y0 + y1) / 2)
+    return ys
 
 
 def ruling_paths(page: PdfPage) -> list[dict[str, Any]]:

@@ -17,10 +17,12 @@ are given back to their row here, so the reader sees one row per printed row.
 
 from __future__ import annotations
 
+import bisect
 import re
-from dataclasses import dataclass
 
 from extractor.core.types import Cell, Table
+from extractor.tables.text_grid import Tok as _Tok
+from extractor.tables.text_grid import aligned_table
 
 _NUM = re.compile(r"^-?\d+(?:\.\d+)?$")
 _CODE = re.compile(r"^\d{3}(?:\d{2}){0,2}$")
@@ -45,23 +47,6 @@ def is_table_line(line: str) -> bool:
     if "\t" in line or _SPACE_RUN.search(stripped) is not None or _is_pipe_row(stripped):
         return True
     return _BARE_FIGURE.search(stripped) is not None and _PROSE_MARK.search(stripped) is None
-
-
-@dataclass
-class _Tok:
-    text: str
-    start: int
-    end: int
-    x: int
-    """Column of the token's first character in its line (space layout)."""
-
-    @property
-    def is_num(self) -> bool:
-        return _NUM.match(self.text) is not None
-
-    @property
-    def centre(self) -> float:
-        return self.x + (self.end - self.start) / 2
 
 
 def _is_pipe_row(stripped: str) -> bool:
@@ -276,14 +261,31 @@ def _wrapped_names(rows: list[list[_Tok]], gaps: list[bool]) -> tuple[list[list[
             inline = [row[idx]] if idx < len(row) and not row[idx].is_num else []
             pieces += inline + [rows[k][0] for k in below.get(i, [])]
             name = _Tok("".join(p.text.strip() for p in pieces), pieces[0].start, pieces[-1].end,
-                        pieces[0].x)
+                        pieces[0].x, max(p.right for p in pieces))
             row = [*row[:idx], name, *row[idx + len(inline):]]
         out.append(row)
         out_gaps.append(gaps[i] if i not in above else gaps[above[i][0]])
     return out, out_gaps
 
 
-def _space_rows(lines: list[tuple[int, str]]) -> list[list[_Tok]]:
+def _raw_columns(tokens: list[_Tok], pos: int, offsets: list[int] | None) -> list[_Tok]:
+    """Give tokens their columns in the raw line: normalization drops thousands separators,
+    which would move every later cell of the line to the left."""
+    if offsets is not None:
+        for t in tokens:
+            t.x = offsets[t.start] - offsets[pos]
+            t.right = offsets[max(t.start, t.end - 1)] + 1 - offsets[pos]
+    return tokens
+
+
+def _header_words(row: list[_Tok], after: list[_Tok] | None) -> bool:
+    """A header line of one-character sub-headers (``类 款 项``) printed between the figures
+    of the first row and that row's label on the next line."""
+    return (len(row) >= 2 and all(len(t.text) <= 2 and not t.is_num for t in row)
+            and after is not None and bool(_labels(after)) and not any(t.is_num for t in after))
+
+
+def _space_rows(lines: list[tuple[int, str]], offsets: list[int] | None = None) -> list[list[_Tok]]:
     """Rows of a space-aligned block, with names wrapped around their code line and figures
     printed above their labels (or below a code line without figures) given back."""
     rows: list[list[_Tok]] = []
@@ -293,14 +295,17 @@ def _space_rows(lines: list[tuple[int, str]]) -> list[list[_Tok]]:
         if not ln.strip():
             prev_blank = True
             continue
-        rows.append(_space_tokens(p, ln))
+        rows.append(_raw_columns(_space_tokens(p, ln), p, offsets))
         gaps.append(prev_blank)
         prev_blank = False
     rows, gaps = _wrapped_names(rows, gaps)
     out: list[list[_Tok]] = []
     pending: list[_Tok] = []
-    for line, gap in zip(rows, gaps, strict=True):
+    for k, (line, gap) in enumerate(zip(rows, gaps, strict=True)):
         row = line
+        if pending and not gap and _header_words(row, rows[k + 1] if k + 1 < len(rows) else None):
+            out.append(row)
+            continue
         if all(t.is_num for t in row) and not _is_code_row(row):
             last = out[-1] if out else None
             if not gap and not pending and last is not None and _is_code_row(last) \
@@ -380,13 +385,34 @@ def _build(index: int, rows: list[list[_Tok]], source: str) -> Table:
     return Table(index=index, page=1, cells=cells, n_rows=len(rows), n_cols=n_cols, source=source)
 
 
-def _rows(lines: list[tuple[int, str]]) -> tuple[list[list[_Tok]], str]:
+def _spaced(lines: list[tuple[int, str]]) -> bool:
+    """Whether the block's cells stand at their printed places (runs of spaces between
+    them), rather than one space apart in reading order (then positions mean nothing)."""
+    multi = [ln for _, ln in lines if len(ln.split()) > 1]
+    return bool(multi) and sum(_SPACE_RUN2.search(ln.strip()) is not None for ln in multi) >= 0.8 * len(multi)
+
+
+def _table(index: int, rows: list[list[_Tok]], source: str, pages: list[int] | None) -> Table:
+    """A space-aligned block with a header over its figures is read into columns by where
+    its cells stand (:mod:`extractor.tables.text_grid`), unless one header line names
+    every column; the others keep their cells in reading order."""
+    anchored = _anchored(rows)
+    figures_only = anchored is not None and all(
+        t.is_num for r in rows[anchored[0] + 1:] for t in r)
+    if source == "text-layout" and pages is not None and not figures_only:
+        table = aligned_table(index, rows, pages)
+        if table is not None:
+            return table
+    return _build(index, rows, source)
+
+
+def _rows(lines: list[tuple[int, str]], offsets: list[int] | None = None) -> tuple[list[list[_Tok]], str]:
     body = [(p, ln) for p, ln in lines if ln.strip() or "\t" in ln]
     if body and sum(_is_pipe_row(ln.strip()) for _, ln in body) > len(body) / 2:
         return _pipe_rows(lines), "text"
     tabbed = [ln for _, ln in body if "\t" in ln]
     if not tabbed:
-        return _space_rows(lines), "text-layout"
+        return _space_rows(lines, offsets), "text-layout"
     one_cell = sum(ln.lstrip(" ").startswith("\t") and ln.count("\t") == 1 for _, ln in body)
     if one_cell <= 0.8 * len(body):
         return [_tab_cells(p, ln) if "\t" in ln else _space_tokens(p, ln) for p, ln in body], "text"
@@ -406,7 +432,8 @@ def _title(intro: list[str]) -> str | None:
     return None
 
 
-def read_text_tables(text: str, page_starts: list[int] | None = None) -> list[Table]:
+def read_text_tables(text: str, page_starts: list[int] | None = None,
+                     offsets: list[int] | None = None) -> list[Table]:
     """Every table block of ``text`` (a document's normalized text) as a :class:`Table`.
 
     ``page_starts`` (offset where each page begins) gives each table its pages. The title
@@ -419,11 +446,13 @@ def read_text_tables(text: str, page_starts: list[int] | None = None) -> list[Ta
     for a, b in _blocks(lines):
         intro = [ln for _, ln in lines[prev_end:a] if ln.strip()]
         prev_end = b
-        rows, source = _rows(lines[a:b])
+        rows, source = _rows(lines[a:b], offsets)
         rows = [r for r in rows if any(t.text for t in r)]
         if not rows:
             continue
-        table = _build(len(tables), rows, source)
+        starts = page_starts or [0]
+        pages = [bisect.bisect_right(starts, r[0].start) for r in rows] if _spaced(lines[a:b]) else None
+        table = _table(len(tables), rows, source, pages)
         head_text = "\n".join([*intro[-TITLE_REACH:], *(t.text for r in rows[:3] for t in r)])
         units = _UNIT_RE.findall(head_text)
         table.unit = units[-1] if units else None

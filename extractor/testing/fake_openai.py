@@ -23,10 +23,12 @@ import contextlib
 import hashlib
 import importlib
 import json
+import re
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -34,6 +36,7 @@ from typing import Any
 
 from extractor.chunk import count_tokens
 from extractor.core.settings import ModelSettings
+from extractor.testing.fake_batches import BatchDesk
 from extractor.testing.replies import (
     FAULT_KINDS,
     FaultPlan,
@@ -63,6 +66,7 @@ class RecordedRequest:
     messages_hash: str
     reply: str
     """Label of the reply chosen (``valid``, ``rate_limited``, ``fault:drop``...)."""
+    method: str = "POST"
 
 
 def messages_hash(body: dict[str, Any]) -> str:
@@ -152,7 +156,7 @@ class FakeOpenAI:
         self.max_in_flight = 0
         self._host, self._port = host, port
         self._records: list[RecordedRequest] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by wait_for conditions that read records
         self._filled = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._in_flight = 0
@@ -160,6 +164,10 @@ class FakeOpenAI:
         self._sockets: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.batch_lines: list[RecordedRequest] = []
+        """Chat requests that arrived as lines of a batch (answered like ``/chat/completions``)."""
+        self.batches = BatchDesk(self._answer_line, self._render)
+        """The Batch API's files and batches (``batches.hold`` keeps batches running)."""
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> FakeOpenAI:
@@ -227,6 +235,17 @@ class FakeOpenAI:
         """Chat completion requests received so far."""
         return len(self.chat_requests())
 
+    def endpoint_counts(self) -> Counter[str]:
+        """Requests per endpoint, ids folded: ``{"POST /v1/batches": 1,
+        "GET /v1/batches/{id}": 3, ...}`` (batch lines are in :attr:`batch_lines`)."""
+        return Counter(f"{r.method} {_ID.sub('/{id}', r.path.split('?')[0].rstrip('/'))}"
+                       for r in self.requests)
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float = 60.0) -> bool:
+        """Block until ``condition()`` holds (checked as each request is recorded)."""
+        with self._filled:
+            return self._filled.wait_for(condition, timeout=timeout_s)
+
     def repeats(self) -> int:
         """Chat requests whose messages equal an earlier request's (blind retries)."""
         seen: set[str] = set()
@@ -253,11 +272,29 @@ class FakeOpenAI:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
             return Reply.http_error(500, f"fake_openai handler failed: {exc}")
 
-    def _record(self, path: str, body: dict[str, Any], reply: str, arrived: float) -> int:
+    def _record(self, path: str, body: dict[str, Any], reply: str, arrived: float,
+                method: str = "POST") -> int:
         with self._lock:
             self._serial += 1
-            self._records.append(RecordedRequest(path, body, arrived, messages_hash(body), reply))
+            self._records.append(RecordedRequest(path, body, arrived, messages_hash(body), reply,
+                                                 method))
+            self._filled.notify_all()
             return self._serial
+
+    def _answer_line(self, body: dict[str, Any]) -> tuple[Reply, int]:
+        """A batch line: the reply the chat endpoint would give, recorded apart."""
+        reply = self._choose(body)
+        with self._lock:
+            self._serial += 1
+            self.batch_lines.append(RecordedRequest("batch:/v1/chat/completions", body,
+                                                    time.monotonic(), messages_hash(body), reply.label))
+            return reply, self._serial
+
+    @staticmethod
+    def _render(body: dict[str, Any], reply: Reply, serial: int) -> dict[str, Any]:
+        if reply.from_schema:
+            reply = replace(reply, content=json.dumps(violating_instance(request_schema(body))))
+        return completion_body(body, reply, serial)
 
     def _enter(self, sock: socket.socket) -> None:
         with self._lock:
@@ -281,6 +318,9 @@ class FakeOpenAI:
             self._filled.wait_for(lambda: self.max_in_flight >= self.gate or self._stop.is_set(),
                                   timeout=self.latency_s or None)
         return self._stop.is_set()
+
+
+_ID = re.compile(r"/(?:file|batch)-[A-Za-z0-9_-]+")
 
 
 def _hard_close(sock: socket.socket) -> None:
@@ -321,27 +361,42 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         fake = self.server.fake
-        if self.path.rstrip("/") != "/v1/models":
+        path = self.path.split("?")[0].rstrip("/")
+        fake._record(path, {}, "models" if path == "/v1/models" else "get", time.monotonic(), "GET")
+        answer = fake.batches.get(path)
+        if path == "/v1/models":
+            self._send_json(200, {"object": "list", "data": [
+                {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake_openai"}]})
+        elif answer is None:
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
-            return
-        fake._record(self.path, {}, "models", time.monotonic())
-        self._send_json(200, {"object": "list", "data": [
-            {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake_openai"}]})
+        elif isinstance(payload := answer[1], bytes):
+            self._send(answer[0], payload, "application/octet-stream")
+        else:
+            self._send_json(answer[0], payload)
 
     def do_POST(self) -> None:
         fake = self.server.fake
         arrived = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if self.path.rstrip("/") != "/v1/chat/completions":
+        path = self.path.split("?")[0].rstrip("/")
+        if path == "/v1/files":
+            fake._record(path, {}, "upload", arrived)
+            self._send_json(*fake.batches.upload(self.headers.get("Content-Type", ""), raw))
+            return
+        if path == "/v1/batches":
+            request = _json_object(raw)
+            fake._record(path, request, "create", arrived)
+            status, payload = fake.batches.create(request)
+            while not fake.batches.answer_create.wait(0.05):
+                if fake._stop.is_set():
+                    return
+            self._send_json(status, payload)
+            return
+        if path != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
             return
-        try:
-            body = json.loads(raw or b"{}")
-        except json.JSONDecodeError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
+        body = _json_object(raw)
         fake._busy(+1)
         try:
             reply = fake._choose(body)
@@ -376,10 +431,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, payload: dict[str, Any],
                    headers: Sequence[tuple[str, str]] = ()) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode()
+        self._send(status, json.dumps(payload, ensure_ascii=False).encode(), "application/json", headers)
+
+    def _send(self, status: int, data: bytes, content_type: str,
+              headers: Sequence[tuple[str, str]] = ()) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers:
                 self.send_header(name, value)
@@ -388,6 +446,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:  # the client gave up (timeout) before we answered
             self.close_connection = True
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw or b"{}")
+    except json.JSONDecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 # --------------------------------------------------------------------------- CLI

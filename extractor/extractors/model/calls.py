@@ -175,6 +175,12 @@ class CallRunner:
             self._loop.close()
         self._writer.shutdown(wait=True)
 
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The runner's one event loop (the batch runner awaits its requests on it too)."""
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        return self._loop
+
     # ------------------------------------------------------------------ cache
     def cached(self, call: PlannedCall) -> CallOutcome | None:
         row = self.store.cached_call(call.cache_key)
@@ -223,12 +229,11 @@ class CallRunner:
         """Send ``calls`` (none of them cached) and return each one's outcome by cache key."""
         if not calls:
             return {}
-        if self._loop is None or self._loop.is_closed():
-            self._loop = asyncio.new_event_loop()
+        loop = self.loop()
         self._load_truncated(calls)
         bar = progress_bar(len(calls), label, "call")
         try:
-            outcomes = self._loop.run_until_complete(self._run_all(calls, bar))
+            outcomes = loop.run_until_complete(self._run_all(calls, bar))
         finally:
             bar.close()
         return {o.call.cache_key: o for o in outcomes}

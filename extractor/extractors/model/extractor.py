@@ -17,14 +17,15 @@ only what is still missing. Re-running an unchanged document sends nothing.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from extractor.core.errors import ConfigError
+from extractor.core.errors import ConfigError, ModelError
 from extractor.core.records import Fact
 from extractor.core.settings import ModelSettings
 from extractor.core.types import Backend, DocumentData, ExtractionResult
+from extractor.extractors.model.batch import BatchRunner
 from extractor.extractors.model.calls import CallOutcome, CallRunner, PlannedCall, planned_call
 from extractor.extractors.model.evidence import Dropped, dedupe, reply_facts
 from extractor.extractors.model.routing import RoutingConfig, batches, routed
@@ -53,8 +54,11 @@ class ModelExtractor:
         self.settings = settings
         self.routing = routing or RoutingConfig()
         self.runner = CallRunner(backend, store, settings, self.prompts)
+        self.batcher = BatchRunner(self.runner) if settings.batch else None
         self.dropped_values = 0
         self._outcomes: dict[str, CallOutcome] = {}
+        self._batch_failed: dict[str, str] = {}
+        """Calls that failed inside a batch (cache key → reason): not sent again by this process."""
 
     @property
     def prompt_hashes(self) -> dict[str, str]:
@@ -87,15 +91,32 @@ class ModelExtractor:
         for call in fresh:
             if call.cache_key in self._outcomes or call.cache_key in todo:
                 continue
-            if call.cache_key in replies:
+            batched = self.batcher.answered.get(call.cache_key) if self.batcher else None
+            if call.cache_key in replies and batched is not None:  # sent in this process's batch
+                tokens_in, tokens_out, cost, model = batched
+                self._outcomes[call.cache_key] = CallOutcome(
+                    call, "ok", reply=replies[call.cache_key], tokens_in=tokens_in,
+                    tokens_out=tokens_out, cost_usd=cost, attempts=1, model=model)
+            elif call.cache_key in replies:
                 self.runner.counters.cached += 1
                 self._outcomes[call.cache_key] = CallOutcome(call, "ok", reply=replies[call.cache_key],
                                                              cached=True)
+            elif call.cache_key in self._batch_failed:
+                self._outcomes[call.cache_key] = CallOutcome(call, "failed", cached=True,
+                                                             error=self._batch_failed[call.cache_key])
             else:
                 todo[call.cache_key] = call
         return list(todo.values())
 
     # ------------------------------------------------------------------ running
+    def prefetch_all(self, docs: Iterable[DocumentData]) -> None:
+        """Batch mode: every call of every pending document, in as few batches as the API
+        allows, waited for once; the documents are planned one at a time (no-op otherwise)."""
+        if self.batcher is None:
+            return
+        self._batch_failed.update(self.batcher.run(c for doc in docs for c in self.plan(doc)))
+        print(self.progress_line(), file=sys.stderr)
+
     def prefetch(self, docs: Sequence[DocumentData]) -> None:
         """Send the calls of all ``docs`` in one concurrent pass, filling the cache."""
         todo = self._unanswered([c for doc in docs for c in self.plan(doc)])
@@ -117,7 +138,10 @@ class ModelExtractor:
 
     def run_stats(self) -> dict[str, Any]:
         """Totals of this process's work for the run record (the pipeline may merge them)."""
-        return {**asdict(self.runner.counters), "dropped_values": self.dropped_values}
+        stats = {**asdict(self.runner.counters), "dropped_values": self.dropped_values}
+        if self.batcher is not None:
+            stats["batches"] = list(self.batcher.batches)
+        return stats
 
     # ------------------------------------------------------------------ assembling
     def _result(self, doc: DocumentData, outcomes: list[CallOutcome]) -> ExtractionResult:
@@ -125,6 +149,13 @@ class ModelExtractor:
         dropped: list[Dropped] = []
         notes: list[str] = []
         leaves = [leaf for o in outcomes for leaf in o.leaves()]
+        in_batch = [leaf for leaf in leaves if leaf.call.cache_key in self._batch_failed]
+        if in_batch:  # a batch request that failed fails its document, with the reason
+            reasons = "; ".join(dict.fromkeys(
+                f"{leaf.call.section} (chunks {','.join(str(c.index) for c in leaf.call.chunks)}): "
+                f"{leaf.error}" for leaf in in_batch))
+            raise ModelError(f"{len(in_batch)} of {len(leaves)} model call(s) failed in the batch "
+                             f"(a re-run submits them again): {reasons}")
         answered: dict[str, int] = {}
         for leaf in leaves:
             section = leaf.call.section

@@ -180,7 +180,7 @@ def document_tables(doc: DocumentData) -> list[Table]:
     plain text read by :func:`extractor.tables.text.read_text_tables` where the table layer
     found none (a plain-text input, or an unruled table in a PDF). A table is read once:
     text rows inside a table the layer placed in the text are not read again."""
-    text_tables = read_text_tables(doc.normalized.text, doc.page_starts)
+    text_tables = read_text_tables(doc.normalized.text, doc.page_starts, doc.normalized.offsets)
     if not doc.tables:
         return text_tables
     spans = [(t.start, t.end) for t in doc.tables if t.start is not None and t.end is not None]

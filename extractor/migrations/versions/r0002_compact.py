@@ -27,13 +27,24 @@ def upgrade() -> None:
     from extractor.database import pack_offsets
 
     bind = op.get_bind()
+    inspector = sa.inspect(bind)
     meta = sa.MetaData()
+    if "offsets" in {c["name"] for c in inspector.get_columns("document")}:
+        _offsets(bind, meta, pack_offsets)
+    if inspector.has_table("checkresult"):  # a database in the layout of r0005 has none
+        _details(bind, meta)
+
+
+def _offsets(bind: Any, meta: sa.MetaData, pack_offsets: Any) -> None:
     document = sa.Table("document", meta, sa.Column("sha256", sa.String, primary_key=True),
                         sa.Column("offsets", sa.JSON))
     for sha, offsets in bind.execute(sa.select(document.c.sha256, document.c.offsets)).all():
         if isinstance(offsets, list):
             bind.execute(document.update().where(document.c.sha256 == sha)
                          .values(offsets={"runs": pack_offsets(offsets)}))
+
+
+def _details(bind: Any, meta: sa.MetaData) -> None:
     check = sa.Table("checkresult", meta, sa.Column("id", sa.Integer, primary_key=True),
                      sa.Column("detail", sa.JSON))
     updates: list[dict[str, Any]] = []

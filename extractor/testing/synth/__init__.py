@@ -9,7 +9,7 @@ sentences, 名词解释 — in one of several layout families (:mod:`style`), as
 PDF or as a scan. Each document comes with its gold record (contract JSON, 万元) and a
 cell-truth file (format in :mod:`document`).
 
-    python -m extractor.testing.synth --out DIR --n 50 --seed 0 [--scan] [--family NAME]
+    python -m extractor.testing.synth --out DIR --n 50 --seed 0 [--scan] [--family NAME] [--rulings KIND]
 """
 
 from __future__ import annotations
@@ -20,19 +20,22 @@ from extractor.core.records import FinalAccounts
 from extractor.testing.synth.document import Rendered, render, write
 from extractor.testing.synth.from_record import ledger_from_record, needs_yuan
 from extractor.testing.synth.generate import random_ledger
-from extractor.testing.synth.style import FAMILIES, Style, choose_style
+from extractor.testing.synth.style import FAMILIES, RULINGS, Style, choose_style, with_rulings
 
-__all__ = ["FAMILIES", "Rendered", "Style", "choose_style", "generate", "render_record", "write"]
+__all__ = ["FAMILIES", "RULINGS", "Rendered", "Style", "choose_style", "generate", "render_record", "write"]
 
 
 def doc_id_for(seed: int, family: str, scan: bool) -> str:
     return f"synth_{seed:05d}_{family}" + ("_scan" if scan else "")
 
 
-def generate(seed: int, *, family: str | None = None, scan: bool = False) -> Rendered:
-    """The synthetic report of ``seed`` (same seed and options → same bytes and gold)."""
+def generate(seed: int, *, family: str | None = None, scan: bool = False,
+             rulings: str | None = None) -> Rendered:
+    """The synthetic report of ``seed`` (same seed and options → same bytes and gold).
+    ``rulings`` (see :func:`~extractor.testing.synth.style.with_rulings`) draws its tables
+    with horizontal rules only or none; by default every cell is ruled."""
     rng = random.Random(seed)
-    style = choose_style(rng, family)
+    style = with_rulings(choose_style(rng, family), rulings, seed)
     ledger = random_ledger(seed, grain=style.grain, doc_id=doc_id_for(seed, style.family, scan))
     return render(ledger, style, seed, scan=scan)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from extractor.core.errors import ExtractorError
 from extractor.evaluate.schema import load_record
-from extractor.testing.synth import FAMILIES, generate, render_record, write
+from extractor.testing.synth import FAMILIES, RULINGS, generate, render_record, write
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         help="scan this share of the documents (every k-th), the rest born-digital",
     )
     parser.add_argument("--family", choices=FAMILIES, help="one layout family (default: rotate through all)")
+    parser.add_argument("--rulings", choices=[*RULINGS, "mixed"],
+                        help="table rules: every cell (grid, the default), horizontal only, none, "
+                             "or mixed (chosen by seed)")
     parser.add_argument(
         "--gold",
         type=Path,
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         seed = args.seed + i
         scan = args.scan or (args.scan_share is not None and _scanned(i, args.scan_share))
         family = args.family or FAMILIES[seed % len(FAMILIES)]
-        rendered = generate(seed, family=family, scan=scan)
+        rendered = generate(seed, family=family, scan=scan, rulings=args.rulings)
         write(rendered, args.out, args.gold_out)
         print(f"{rendered.doc_id}: {len(rendered.cells['pages'])} pages")
     return 0

@@ -284,7 +284,10 @@ class Layout:
     ) -> None:
         x0, y0, x1, y1 = box
         page = self.page
-        page.rules += [(x0, y0, x1, y0), (x0, y1, x1, y1), (x0, y0, x0, y1), (x1, y0, x1, y1)]
+        if self.style.rulings != "none":
+            page.rules += [(x0, y0, x1, y0), (x0, y1, x1, y1)]
+        if self.style.rulings == "grid":
+            page.rules += [(x0, y0, x0, y1), (x1, y0, x1, y1)]
         lines = self._cell_lines(text, size, x1 - x0)
         leading = size * 1.3
         top = y0 + (y1 - y0 - leading * len(lines)) / 2

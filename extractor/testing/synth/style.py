@@ -16,9 +16,10 @@ repeated headers on continuation pages, 元 or 万元) varies per seed inside a 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 FAMILIES = ("national", "shanghai", "compact")
+RULINGS = ("grid", "horizontal", "none")
 
 MANDATORY = ("summary", "income", "expense", "fiscal", "gb", "basic", "three", "gov_fund", "state_capital")
 
@@ -49,6 +50,10 @@ class Style:
     cell_pad: float
     row_min: float  # minimum body row height in points
     line_width: float
+    rulings: str = "grid"
+    """Table rules: ``grid`` (every cell ruled), ``horizontal`` (rules between rows only, no
+    vertical lines) or ``none`` (cells aligned, nothing drawn). Chosen only on request
+    (:data:`RULINGS`), so the documents of a seed stay as they were."""
 
     @property
     def grain(self) -> int:
@@ -111,3 +116,15 @@ def choose_style(rng: random.Random, family: str | None = None, unit: str | None
         row_min=rng.uniform(13.0, 22.0) if fam != "compact" else rng.uniform(11.0, 15.0),
         line_width=rng.choice([0.5, 0.6, 0.8, 1.0]),
     )
+
+
+def with_rulings(style: Style, rulings: str | None, seed: int) -> Style:
+    """``style`` with its table rules: one of :data:`RULINGS`, or ``mixed`` for one chosen by
+    ``seed`` (its own random stream: the rest of the document does not change)."""
+    if rulings is None or rulings == style.rulings:
+        return style
+    if rulings == "mixed":
+        rulings = random.Random(f"rulings:{seed}").choice(RULINGS)
+    if rulings not in RULINGS:
+        raise ValueError(f"unknown rulings {rulings!r}; choose one of {', '.join(RULINGS)} or mixed")
+    return replace(style, rulings=rulings)
