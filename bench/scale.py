@@ -273,7 +273,8 @@ def main() -> None:
             same = same_exports(scans[0].export, scans[1].export)
             print(f"  exports scanned --workers 2 == --workers 1: {same}")
         if ray is not None:
-            print(f"  text docs/s --ray (2 CPUs) / --workers 1: {_ratio(ray.docs_per_s, one.docs_per_s)}")
+            print(f"  text docs/s --ray (2 CPUs) / --workers 1: {_ratio(ray.docs_per_s, one.docs_per_s)} "
+                  "(Ray's workers are not children of the run: its CPU and peak MB leave them out)")
             print(f"  exports --ray == --workers 1: {same_exports(one.export, ray.export)}")
         else:
             print("  ray: not installed (pip install 'extractor[ray]')")
