@@ -458,8 +458,15 @@ class ExportTask:
 
 @cache
 def _reader(url: str) -> Store:
-    """One store per worker process and database, opened on the first export task."""
-    return Store.open(url)
+    """One store per worker process and database, opened on the first export task.
+
+    A plain engine, for reading only: a store opened to write takes SQLite's write lock
+    at the start of every transaction, reads included, so exporting workers would queue
+    on it (and sleep in its busy handler) instead of reading side by side.
+    """
+    from sqlalchemy import create_engine
+
+    return Store(create_engine(url, pool_pre_ping=True))
 
 
 def export_stage(task: ExportTask) -> Path:
