@@ -11,6 +11,7 @@ memory depends on the window, not on how many documents a batch holds.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -109,6 +110,10 @@ class Pool:
             raise ConfigError(f"--workers must be at least 1 (got {workers})")
         self.workers = workers
         self.window = window or 2 * workers
+        self._forked = False
+        """Whether this pool's workers exist: before they are forked, the parent's objects
+        are moved out of the garbage collector's reach (``gc.freeze``), so a worker's
+        collections neither walk them nor copy the memory pages they sit on."""
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -121,6 +126,9 @@ class Pool:
         OCR library, the OOM killer) costs only the item it was working on: the batch goes on."""
         pending: deque[tuple[In, Future[Out]]] = deque()
         for item in items:
+            if not self._forked:  # the workers are forked at the first submit
+                gc.freeze()
+                self._forked = True
             pending.append((item, self._pool.submit(fn, item)))
             if len(pending) >= self.window:
                 yield from self._settle(fn, pending, on_crash)
