@@ -292,9 +292,14 @@ def _read_images(path: Path, settings: OcrSettings, ocr: OcrEngine | None,
         tables.extend(page_tables)
         if progress is not None:
             progress(image.number, len(images))
+    check_images_read(path, pages)
+    return pages, tables
+
+
+def check_images_read(path: Path, pages: list[PageText]) -> None:
+    """A scanned image document must have some text once every page is read."""
     if not any(usable_chars(p.raw) for p in pages):
         raise EmptyFileError(str(path), f"OCR found no text on any of its {len(pages)} pages")
-    return pages, tables
 
 
 # --------------------------------------------------------------------------- PDF
@@ -302,11 +307,11 @@ def _read_images(path: Path, settings: OcrSettings, ocr: OcrEngine | None,
 
 def _read_pdf(path: Path, settings: OcrSettings, ocr: OcrEngine | None,
               progress: Progress | None) -> tuple[list[PageText], list[Table]]:
-    with _open_pdf(path) as doc:
+    with open_pdf(path) as doc:
         count = doc.page_count
         if count == 0:
             raise EmptyFileError(str(path), "PDF has no pages")
-        reader = _PageReader(path, settings, ocr)
+        reader = PageReader(path, settings, ocr)
         pages = []
         tables: list[Table] = []
         for index in range(count):
@@ -315,13 +320,19 @@ def _read_pdf(path: Path, settings: OcrSettings, ocr: OcrEngine | None,
             tables.extend(page_tables)
             if progress is not None:
                 progress(index + 1, count)
-    if not any(usable_chars(p.raw) for p in pages):
-        hint = " and OCR is off (ocr.engine=none)" if reader.ocr_off else ""
-        raise EmptyFileError(str(path), f"no text on any of its {count} pages{hint}")
+    check_pdf_read(path, pages, reader.ocr_off)
     return pages, tables
 
 
-def _open_pdf(path: Path) -> PdfDocument:
+def check_pdf_read(path: Path, pages: list[PageText], ocr_off: bool) -> None:
+    """A PDF must have some text once every page is read (``ocr_off``: some page needed
+    OCR and there was no engine, which the reason then says)."""
+    if not any(usable_chars(p.raw) for p in pages):
+        hint = " and OCR is off (ocr.engine=none)" if ocr_off else ""
+        raise EmptyFileError(str(path), f"no text on any of its {len(pages)} pages{hint}")
+
+
+def open_pdf(path: Path) -> PdfDocument:
     if b"%PDF-" not in _read_bytes(path, limit=1024):
         raise CorruptFileError(str(path), "not a PDF (no '%PDF-' header)")
     try:
@@ -347,7 +358,7 @@ def _truncated(data: bytes) -> bool:
     return data.rfind(b"%%EOF") < last_object
 
 
-class _PageReader:
+class PageReader:
     """Reads pages, loading the OCR engine only when the first page needs it."""
 
     def __init__(self, path: Path, settings: OcrSettings, ocr: OcrEngine | None) -> None:

@@ -231,7 +231,9 @@ class RapidOcrEngine:
     }
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
-        self._params = {**self.DEFAULT_PARAMS, **(params or {})}
+        threads: dict[str, Any] = {f"EngineConfig.onnxruntime.{pool}_op_num_threads": n
+                                   for n in _threads.values() for pool in ("intra", "inter")}
+        self._params = {**self.DEFAULT_PARAMS, **threads, **(params or {})}
         self._engine: Any = None
 
     @property
@@ -332,8 +334,31 @@ class CachedOcrEngine:
             pass  # a cache that cannot be written only costs speed
 
 
+_threads: dict[str, int] = {}
+"""``{"threads": n}``: threads an engine built in this process may use (empty:
+onnxruntime's default, one per core); see :func:`limit_threads`."""
+
+
+def limit_threads(threads: int) -> None:
+    """Engines built in this process from now on use ``threads`` threads (onnxruntime's
+    intra- and inter-op pools; OpenCV's is left alone: resizing it in a forked worker whose
+    parent had used it hangs).
+
+    A pool worker calls this with 1: N workers each running onnxruntime with a thread per
+    core would put N² threads on N cores, and the pages of a scanned report are read
+    in parallel by the workers already. One process alone (``--workers 1``) keeps the
+    defaults.
+    """
+    if threads < 1:
+        raise ConfigError(f"OCR threads must be at least 1 (got {threads})")
+    _threads["threads"] = threads  # engines cached under other counts are kept, see _shared
+
+
 @cache
-def _shared(kind: str, cache_dir: Path | None) -> OcrEngine | None:
+def _shared(kind: str, cache_dir: Path | None, threads: int | None) -> OcrEngine | None:
+    """One engine per kind, page cache and thread count. An engine a forked worker inherited
+    from its parent is never used (its onnxruntime thread pool stayed behind in the parent)
+    and never released either: releasing it waits forever on those threads."""
     engine = make_engine(OcrSettings.model_validate({"engine": kind}))
     if engine is None or cache_dir is None:
         return engine
@@ -343,4 +368,4 @@ def _shared(kind: str, cache_dir: Path | None) -> OcrEngine | None:
 def shared_engine(settings: OcrSettings) -> OcrEngine | None:
     """The process-wide engine for ``settings.engine`` (built once, loaded on first use),
     behind the page cache when ``settings.cache_dir`` is set."""
-    return _shared(settings.engine, settings.cache_dir)
+    return _shared(settings.engine, settings.cache_dir, _threads.get("threads"))

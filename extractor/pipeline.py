@@ -24,12 +24,15 @@ from pathlib import Path
 
 from extractor import __version__
 from extractor.core.errors import ExtractorError, IngestError
-from extractor.core.records import Fact, FinalAccounts, assemble
+from extractor.core.records import Fact
 from extractor.core.settings import Settings
 from extractor.core.types import DocumentData, Extractor
 from extractor.extractors.rules import RulesExtractor
 from extractor.ingest import MEDIA_TYPES, sha256_of
 from extractor.ocr import OcrEngine
+from extractor.predictions import export_run as export_run  # noqa: PLC0414  (re-exported)
+from extractor.predictions import iter_predictions as iter_predictions  # noqa: PLC0414
+from extractor.predictions import predictions as predictions  # noqa: PLC0414
 from extractor.progress import progress_bar
 from extractor.reconcile.labels import admit
 from extractor.stages import (
@@ -39,7 +42,7 @@ from extractor.stages import (
     PrepareTask,
     extract_stage,
     prepare_document,
-    prepare_stage,
+    prepare_pooled,
     reconcile_facts,
 )
 from extractor.store import Run, RunDocument, Store
@@ -180,7 +183,7 @@ def _ingest_pooled(files: list[Path], store: Store, settings: Settings, executor
     def crashed(task: PrepareTask, reason: str) -> Prepared:
         return Prepared(str(task.path), task.sha256, reason=reason)
 
-    for k, prepared in enumerate(executor.map(prepare_stage, tasks(), crashed)):
+    for k, prepared in enumerate(prepare_pooled(executor, tasks(), crashed)):  # pages apart
         outcomes[todo[k]] = _store_prepared(prepared, store)  # results come in task order
         advance(1)
     return [o for o in outcomes if o is not None]
@@ -397,35 +400,6 @@ def write_extracted(store: Store, run_id: int, result: Extracted) -> DocumentOut
                             notes=result.notes, stats=result.stats), result.facts,
         (result.checks, result.repairs) if result.reconciled else None)
     return DocumentOutcome(result.doc_id, result.sha256, result.status, result.facts, result.notes)
-
-
-def predictions(store: Store, run_id: int) -> dict[str, FinalAccounts]:
-    """Contract records of a run's documents (failed ones left out), with check status,
-    document findings and the ``evidence`` extension (so exported files can be checked)."""
-    return dict(iter_predictions(store, run_id))
-
-
-def iter_predictions(store: Store, run_id: int) -> Iterator[tuple[str, FinalAccounts]]:
-    """:func:`predictions` one document at a time (an export of thousands holds one record)."""
-    for rd in store.run_documents(run_id):
-        doc = store.find_document(rd.document)
-        if doc is None or rd.status == "failed":
-            continue
-        record = assemble(doc.doc_id, store.facts(run_id, rd.document), with_evidence=True)
-        record.document_findings = [f for _, f in store.findings(run_id, rd.document)]
-        yield doc.doc_id, record
-
-
-def export_run(store: Store, run_id: int, out_dir: Path) -> list[Path]:
-    """One ``final_accounts/v1`` prediction file per document of the run, with check status."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[Path, None] = {}
-    for doc_id, record in iter_predictions(store, run_id):  # a later same-named one wins, as before
-        path = out_dir / f"{doc_id}.json"
-        path.write_text(json.dumps(record.to_json_dict(), ensure_ascii=False, indent=2) + "\n",
-                        encoding="utf-8")
-        written[path] = None
-    return list(written)
 
 
 def reconcile_stage(store: Store, run_id: int, doc: DocumentData, facts: list[Fact]) -> list[Fact]:

@@ -10,6 +10,8 @@ and its export, are the same whatever ran the stage.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,14 @@ from extractor.core.records import DocumentFinding, Fact
 from extractor.core.settings import Settings
 from extractor.core.types import DocumentData, ExtractionResult, Extractor
 from extractor.extractors.rules import RulesExtractor
-from extractor.ingest import MEDIA_TYPES, place_tables, read_document, sha256_of
+from extractor.ingest import MEDIA_TYPES, ReadResult, place_tables, read_document, sha256_of
+from extractor.ingest_pages import PageRead, assemble, page_count, read_page
 from extractor.normalize import normalize_pages
 from extractor.ocr import OcrEngine
 from extractor.progress import progress_bar
 from extractor.reconcile.document import reconcile_document
 from extractor.reconcile.labels import admit
+from extractor.workers import Executor
 
 TEXT_SUFFIXES = frozenset(s for s, media in MEDIA_TYPES.items() if media.startswith("text/"))
 """Text files: their size bounds their characters, so a huge one is refused unread."""
@@ -52,6 +56,14 @@ def prepare_document(path: Path, settings: Settings, ocr: OcrEngine | None,
             bar.refresh()
 
         read = read_document(path, settings.ocr, ocr, progress=progress)
+    return finish_document(path, settings, read, sha256)
+
+
+def finish_document(path: Path, settings: Settings, read: ReadResult,
+                    sha256: str | None = None) -> DocumentData:
+    """A file's pages as read (whole, or page by page and put back together) made into a
+    document: the character limit, normalized text, tables placed in it, chunks."""
+    limits = settings.limits
     chars = sum(len(p.raw) for p in read.pages)
     if chars > limits.max_chars:
         raise IngestError(str(path), f"{chars:,} characters of text, over the limit of "
@@ -93,6 +105,81 @@ def prepare_stage(task: PrepareTask) -> Prepared:
         return Prepared(str(path), sha256, reason=exc.reason)
     except ExtractorError as exc:
         return Prepared(str(path), sha256, reason=str(exc))
+
+
+@dataclass
+class PageTask:
+    """One page of a document whose pages are read across the pool (:func:`prepare_pooled`)."""
+
+    task: PrepareTask
+    index: int
+    count: int
+
+
+def unit_stage(unit: PrepareTask | PageTask) -> Prepared | PageRead:
+    """What a worker runs for :func:`prepare_pooled`: a whole file, or one page of one."""
+    if isinstance(unit, PageTask):
+        return read_page(unit.task.path, unit.index, unit.task.settings.ocr)
+    return prepare_stage(unit)
+
+
+def _units(tasks: Iterable[PrepareTask], issued: deque[PrepareTask | PageTask]
+           ) -> Iterator[PrepareTask | PageTask]:
+    """Each file as one unit, or as one unit per page when its pages can be read apart;
+    every unit is noted in ``issued`` as it goes out (results come back in that order)."""
+    for task in tasks:
+        limits = task.settings.limits
+        small = not task.path.is_file() or task.path.stat().st_size <= limits.max_file_bytes
+        count = page_count(task.path, task.settings.ocr, limits.max_pages) if small else None
+        units: list[PrepareTask | PageTask] = (
+            [task] if count is None else [PageTask(task, i, count) for i in range(count)])
+        for unit in units:
+            issued.append(unit)
+            yield unit
+
+
+def _from_pages(task: PrepareTask, reads: list[PageRead]) -> Prepared:
+    """A document from its pages read apart: the same checks and steps as a whole read."""
+    path = task.path
+    try:
+        doc = finish_document(path, task.settings, assemble(path, reads), task.sha256)
+    except IngestError as exc:
+        return Prepared(str(path), task.sha256, reason=exc.reason)
+    except ExtractorError as exc:
+        return Prepared(str(path), task.sha256, reason=str(exc))
+    return Prepared(str(path), task.sha256, doc=doc)
+
+
+def prepare_pooled(executor: Executor, tasks: Iterable[PrepareTask],
+                   on_crash: Callable[[PrepareTask, str], Prepared]) -> Iterator[Prepared]:
+    """:func:`prepare_stage` over ``tasks`` on ``executor``, results in task order, with the
+    pages of a PDF (or of a folder of page images) read in parallel.
+
+    OCR is seconds a page: read as one task, a long scanned report would keep one worker
+    busy while the others idle. Its pages go out as separate tasks instead and are put
+    back together here, in page order, with the same checks as a whole read
+    (:func:`extractor.ingest_pages.assemble`), so the document is the same. A page whose
+    worker dies fails its document with that reason; the batch goes on.
+    """
+    issued: deque[PrepareTask | PageTask] = deque()
+
+    def crashed(unit: PrepareTask | PageTask, reason: str) -> Prepared | PageRead:
+        if isinstance(unit, PageTask):
+            return PageRead(unit.index + 1, reason=reason)
+        return on_crash(unit, reason)
+
+    reads: list[PageRead] = []
+    for result in executor.map(unit_stage, _units(tasks, issued), crashed):
+        unit = issued.popleft()
+        if isinstance(unit, PrepareTask):
+            assert isinstance(result, Prepared)
+            yield result
+            continue
+        assert isinstance(result, PageRead)
+        reads.append(result)
+        if len(reads) == unit.count:
+            yield _from_pages(unit.task, reads)
+            reads = []
 
 
 @dataclass

@@ -11,6 +11,7 @@ memory depends on the window, not on how many documents a batch holds.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -87,6 +88,20 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def one_ocr_thread() -> None:
+    """A worker's OCR engine runs on one thread: the workers are the parallelism, and an
+    engine with a thread per core in each of them would oversubscribe the cores."""
+    from extractor.ocr import limit_threads
+
+    limit_threads(1)
+
+
+def _start_worker(parent: int) -> None:
+    """A pool worker's set-up: end with the parent, one OCR thread."""
+    _exit_with_parent(parent)
+    one_ocr_thread()
+
+
 class Pool:
     """A process pool over documents; the parent stays the only database writer."""
 
@@ -95,10 +110,14 @@ class Pool:
             raise ConfigError(f"--workers must be at least 1 (got {workers})")
         self.workers = workers
         self.window = window or 2 * workers
+        self._forked = False
+        """Whether this pool's workers exist: before they are forked, the parent's objects
+        are moved out of the garbage collector's reach (``gc.freeze``), so a worker's
+        collections neither walk them nor copy the memory pages they sit on."""
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, initializer=_exit_with_parent,
+        return ProcessPoolExecutor(max_workers=self.workers, initializer=_start_worker,
                                    initargs=(os.getpid(),))
 
     def map(self, fn: Callable[[In], Out], items: Iterable[In],
@@ -107,6 +126,9 @@ class Pool:
         OCR library, the OOM killer) costs only the item it was working on: the batch goes on."""
         pending: deque[tuple[In, Future[Out]]] = deque()
         for item in items:
+            if not self._forked:  # the workers are forked at the first submit
+                gc.freeze()
+                self._forked = True
             pending.append((item, self._pool.submit(fn, item)))
             if len(pending) >= self.window:
                 yield from self._settle(fn, pending, on_crash)
@@ -161,7 +183,9 @@ class RayExecutor:
         self._started = not self._ray.is_initialized()
         if self._started:
             kwargs: dict[str, Any] = {"address": address, "include_dashboard": False,
-                                      "log_to_driver": False, "logging_level": "ERROR"}
+                                      "log_to_driver": False, "logging_level": "ERROR",
+                                      "runtime_env": {"worker_process_setup_hook":
+                                                      "extractor.workers.one_ocr_thread"}}
             if address is None and num_cpus is not None:
                 kwargs["num_cpus"] = num_cpus
             self._ray.init(**kwargs)

@@ -145,7 +145,7 @@ def test_a_file_that_kills_its_worker_fails_alone_and_the_batch_goes_on(
     folder.mkdir()
     for name in ("a.txt", "bad.txt", "c.txt"):
         (folder / name).write_text(f"某某局2023年度部门决算 {name}", encoding="utf-8")
-    monkeypatch.setattr("extractor.pipeline.prepare_stage", _prepare_or_die)
+    monkeypatch.setattr("extractor.stages.prepare_stage", _prepare_or_die)
     store = Store.open(sqlite_url)
     pool = Pool(2)
     try:
@@ -156,3 +156,19 @@ def test_a_file_that_kills_its_worker_fails_alone_and_the_batch_goes_on(
     assert status["a.txt"][0] == status["c.txt"][0] == "new"
     assert status["bad.txt"][0] == "failed" and "worker process died" in (status["bad.txt"][1] or "")
     assert [d.doc_id for d in store.documents()] == ["a", "c"]
+
+
+@pytest.mark.slow
+def test_export_written_by_the_workers_keeps_the_last_of_two_same_named_documents(
+        tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    texts = [edited_copy((SAMPLES / f"{SAMPLE_IDS[0]}.txt").read_text(encoding="utf-8"), i)
+             for i in range(2)]
+    for sub, text in zip(("a", "b"), texts, strict=True):
+        (folder / sub).mkdir(parents=True)
+        (folder / sub / "report.txt").write_text(text, encoding="utf-8")
+    one = _export(tmp_path, folder, "one", "--workers", "1")
+    two = _export(tmp_path, folder, "two", "--workers", "2")
+    assert list(one) == ["report.json"]
+    assert two == one
+    assert edited_copy("885.90", 1).encode() in one["report.json"], "b/report.txt's figures"

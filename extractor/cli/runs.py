@@ -166,7 +166,7 @@ def _run_with(args: argparse.Namespace, settings: Settings, store: Store, execut
             if r.status == "failed":
                 print(f"failed: {r.doc_id}: {'; '.join(r.notes)}")
     if args.export:
-        written = export_run(store, run.id, args.export)
+        written = export_run(store, run.id, args.export, executor)
         if not args.json:
             print(f"exported {len(written)} prediction files to {args.export}")
     if not args.json:
