@@ -44,6 +44,7 @@ from extractor.ocr import CachedOcrEngine, OcrEngine, RapidOcrEngine, TextBox
 from extractor.tables.scan import read_scanned_tables
 
 _pymupdf: Any = pymupdf  # untyped library: keep mypy --strict quiet about every call
+_pymupdf.no_recommend_layout()  # its layout models are left out on purpose (extractor/__init__.py)
 ROOT = Path(__file__).resolve().parents[1]
 PUTUO_PDF = Path("/work/shared/extra/putuo_czj_2024_final.pdf")
 PUTUO_FIXTURE = ROOT / "eval" / "tables_extra" / "putuo_czj_2024_final.json"

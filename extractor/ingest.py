@@ -58,7 +58,12 @@ def _mupdf() -> Any:
     its methods carry no annotations, so ``mypy --strict`` would flag every call."""
     import pymupdf
 
-    return pymupdf
+    module: Any = pymupdf
+    if hasattr(module, "no_recommend_layout"):
+        # the layout models are left out on purpose (see extractor/__init__.py): no advice
+        # to install them printed into the output of find_tables' callers
+        module.no_recommend_layout()
+    return module
 
 PdfDocument: TypeAlias = Any  # pymupdf.Document
 PdfPage: TypeAlias = Any  # pymupdf.Page

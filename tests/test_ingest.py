@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +301,17 @@ def test_scans_render_at_their_own_resolution(tmp_path: Path, scan_dpi: int, exp
     image = render(doc[0], 300)
     assert abs(image.shape[1] - width_pt / 72 * expected_dpi) <= 1
     assert abs(render(doc[1], 300).shape[1] - width_pt / 72 * 300) <= 1  # no scan: the setting
+
+
+def test_reading_a_pdf_does_not_load_pymupdf_layout_models() -> None:
+    """pymupdf 2 would import its ONNX layout model with itself: 0.6 s of CPU in every
+    worker and CLI process, for a feature extractor never uses."""
+    code = ("import sys; from extractor.ingest import read_pages; "
+            "from extractor.core.settings import OcrSettings; "
+            f"pages, _ = read_pages(__import__('pathlib').Path({str(PDFS / f'{DOC}_text.pdf')!r}), "
+            "OcrSettings(engine='none'), None); "
+            "assert pages and sys.modules.get('pymupdf.layout') is None, sorted(sys.modules)[:0]; "
+            "print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.stdout.strip() == "ok", done.stderr
