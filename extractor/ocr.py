@@ -230,10 +230,11 @@ class RapidOcrEngine:
         "Global.use_cls": False,
     }
 
-    def __init__(self, params: dict[str, Any] | None = None) -> None:
-        threads: dict[str, Any] = {f"EngineConfig.onnxruntime.{pool}_op_num_threads": n
-                                   for n in _threads.values() for pool in ("intra", "inter")}
-        self._params = {**self.DEFAULT_PARAMS, **threads, **(params or {})}
+    def __init__(self, params: dict[str, Any] | None = None, threads: int | None = None) -> None:
+        count = _threads.get("threads", threads)
+        limits: dict[str, Any] = {} if count is None else {
+            f"EngineConfig.onnxruntime.{pool}_op_num_threads": count for pool in ("intra", "inter")}
+        self._params = {**self.DEFAULT_PARAMS, **limits, **(params or {})}
         self._engine: Any = None
 
     @property
@@ -279,7 +280,7 @@ def make_engine(settings: OcrSettings) -> OcrEngine | None:
     if settings.engine == "none":
         return None
     if settings.engine == "rapidocr":
-        return RapidOcrEngine()
+        return RapidOcrEngine(threads=settings.threads)
     raise ConfigError(
         f"OCR engine {settings.engine!r} is not available in this build; "
         "use EXTRACTOR_OCR__ENGINE=rapidocr (or none)")
@@ -346,8 +347,9 @@ def limit_threads(threads: int) -> None:
 
     A pool worker calls this with 1: N workers each running onnxruntime with a thread per
     core would put N² threads on N cores, and the pages of a scanned report are read
-    in parallel by the workers already. One process alone (``--workers 1``) keeps the
-    defaults.
+    in parallel by the workers already. ``run --workers 1`` asks for one thread through
+    ``OcrSettings.threads`` instead (a setting, not this process-wide switch: a library
+    caller's other engines keep their own).
     """
     if threads < 1:
         raise ConfigError(f"OCR threads must be at least 1 (got {threads})")
@@ -359,7 +361,7 @@ def _shared(kind: str, cache_dir: Path | None, threads: int | None) -> OcrEngine
     """One engine per kind, page cache and thread count. An engine a forked worker inherited
     from its parent is never used (its onnxruntime thread pool stayed behind in the parent)
     and never released either: releasing it waits forever on those threads."""
-    engine = make_engine(OcrSettings.model_validate({"engine": kind}))
+    engine = make_engine(OcrSettings.model_validate({"engine": kind, "threads": threads}))
     if engine is None or cache_dir is None:
         return engine
     return CachedOcrEngine(engine, cache_dir)
@@ -368,4 +370,4 @@ def _shared(kind: str, cache_dir: Path | None, threads: int | None) -> OcrEngine
 def shared_engine(settings: OcrSettings) -> OcrEngine | None:
     """The process-wide engine for ``settings.engine`` (built once, loaded on first use),
     behind the page cache when ``settings.cache_dir`` is set."""
-    return _shared(settings.engine, settings.cache_dir, _threads.get("threads"))
+    return _shared(settings.engine, settings.cache_dir, _threads.get("threads", settings.threads))

@@ -211,11 +211,4 @@ def make_executor(workers: int | None = None, ray_address: str | None = None,
     count = default_workers() if workers is None else workers
     if count < 1:
         raise ConfigError(f"--workers must be at least 1 (got {count})")
-    if count == 1:
-        # one worker is one core, as in the pool: OCR left at onnxruntime's default would
-        # spread over every core, and `--workers 1` would not leave the others free
-        from extractor.ocr import limit_threads
-
-        limit_threads(1)
-        return Inline()
-    return Pool(count)
+    return Inline() if count == 1 else Pool(count)

@@ -67,7 +67,8 @@ def test_a_bad_flag_value_is_one_line_naming_it(sqlite_url: str, capsys: pytest.
 
 def test_help_loads_no_heavy_library_and_version_prints() -> None:
     code = ("import sys; from extractor.cli import build_parser; build_parser().format_help(); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pymupdf', 'rapidocr', 'numpy', "
+            "print(sorted({m.split('.')[0] for m, mod in sys.modules.items() if mod is not None} & "
+            "{'pymupdf', 'rapidocr', 'numpy', "
             "'sqlmodel', 'sqlalchemy', 'openai', 'instructor', 'matplotlib', 'onnxruntime'}))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,

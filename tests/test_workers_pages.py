@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from extractor.cli import main
-from extractor.core.settings import Settings
+from extractor.cli.runs import per_worker_settings
+from extractor.core.settings import OcrSettings, Settings
 from extractor.ingest_pages import page_count
+from extractor.ocr import RapidOcrEngine, make_engine
 from extractor.stages import PageTask, PrepareTask, _units, prepare_pooled, prepare_stage
 from extractor.store import Store
 from extractor.workers import Pool
@@ -140,7 +142,23 @@ def test_pool_workers_run_ocr_on_one_thread_and_one_process_keeps_the_default() 
         assert list(pool.map(_engine_threads, range(2))) == [1, 1]
     finally:
         pool.close()
-    assert _engine_threads(0) is None
+    assert _engine_threads(0) is None  # this process: onnxruntime's default
+    # the setting `run --workers 1` uses reaches the engine the pipeline builds
+    engine = make_engine(OcrSettings(threads=1))
+    assert isinstance(engine, RapidOcrEngine)
+    assert engine._params.get("EngineConfig.onnxruntime.intra_op_num_threads") == 1
+    assert make_engine(OcrSettings()) is not None
+
+
+def test_one_worker_asks_for_one_ocr_thread() -> None:
+    """`run --workers 1` is one core, as each pool worker is: its OCR engines get one thread;
+    an explicit ocr.threads and a pool keep what they say."""
+    settings = Settings()
+    assert per_worker_settings(settings, 1).ocr.threads == 1
+    assert per_worker_settings(settings, 2).ocr.threads is None
+    explicit = Settings.model_validate({"ocr": {"threads": 2}})
+    assert per_worker_settings(explicit, 1).ocr.threads == 2
+    assert settings.ocr.threads is None  # the caller's settings are not changed
 
 
 @pytest.mark.slow

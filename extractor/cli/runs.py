@@ -104,12 +104,22 @@ def _run_exit_code(batch: IngestBatch, results: list[DocumentOutcome], run: Run 
     return EXIT_SOME_FAILED if failed or ingest_failed else EXIT_OK
 
 
+def per_worker_settings(settings: Settings, workers: int) -> Settings:
+    """One worker is one core, as each pool worker is: with one worker, OCR gets one
+    onnxruntime thread (its default would spread over every core and leave none to other
+    jobs) unless ``ocr.threads`` says otherwise."""
+    if workers != 1 or settings.ocr.threads is not None:
+        return settings
+    return settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"threads": 1})})
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from extractor.workers import make_executor
 
     settings = _run_settings(args)
     store = open_store(settings)
     executor = make_executor(args.workers, args.ray, use_ray=args.ray is not None)
+    settings = per_worker_settings(settings, executor.workers)
     try:
         return _run_with(args, settings, store, executor)
     finally:

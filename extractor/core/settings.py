@@ -75,6 +75,9 @@ class OcrSettings(BaseModel):
     dpi: int = Field(default=300, gt=0)
     min_text_chars: int = Field(default=20, ge=0)
     """A PDF page with fewer usable characters in its text layer goes through OCR."""
+    threads: int | None = Field(default=None, ge=1)
+    """onnxruntime threads per engine; unset: its default, one per core. `run --workers 1`
+    sets 1 (one worker is one core, as each pool worker is)."""
     cache_dir: Path | None = None
     """Keep each page's OCR boxes here, keyed by the page image's pixels: re-reading a
     document (after an upgrade of the table reader, or a kill in the middle of a long scan)
