@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from extractor.cli import main
+from extractor.ingest import sha256_of
 from extractor.store import Run, RunDocument, Store
 from tests.conftest import ROOT, SAMPLES
 
@@ -320,3 +321,21 @@ def test_a_huge_text_file_is_refused_unread(tmp_path: Path, sqlite_url: str, mon
     assert main(["--db", sqlite_url, "ingest", str(huge), str(small)]) == 0
     out = capsys.readouterr().out
     assert f"failed: {huge}: at least 1,250 characters of text, over the limit of 1,000" in out
+
+
+def test_a_finished_run_leaves_its_data_in_the_database_file_not_the_log(tmp_path: Path) -> None:
+    """SQLite's write-ahead log is folded into the database when a command ends: a copied
+    or measured database file holds the run, and no `-wal` file is left beside it."""
+    db = tmp_path / "run.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-m", "extractor.cli", "--db", f"sqlite:///{db}", "run", str(S002),
+                    "--extractor", "rules", "--workers", "2"], env=env, capture_output=True, check=True,
+                   timeout=600)
+    assert not (tmp_path / "run.db-wal").exists() or (tmp_path / "run.db-wal").stat().st_size == 0
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(db, copy)  # the file alone, as a user would copy or back it up
+    store = Store.open(f"sqlite:///{copy}")
+    try:
+        assert store.find_document(sha256_of(S002)) is not None
+    finally:
+        store.close()

@@ -53,9 +53,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def open_store(settings: Settings) -> Store:
+    """The command's store, closed when the process exits normally (see Store.close)."""
+    import atexit
+
     from extractor.store import Store
 
-    return Store.open(settings.database_url)
+    store = Store.open(settings.database_url)
+    atexit.register(store.close)
+    return store
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

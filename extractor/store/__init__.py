@@ -65,6 +65,20 @@ class Store:
     def open(cls, url: str) -> Store:
         return cls(make_engine(url))
 
+    def close(self) -> None:
+        """Fold SQLite's write-ahead log into the database file and close the connections.
+
+        A process that exits with its connections open leaves every page it wrote in the
+        ``-wal`` file beside the database (safe, but the file holds them until some later
+        process checkpoints): the database looks empty and its folder 2-3x its size."""
+        if self.engine.dialect.name == "sqlite":
+            try:
+                with self.engine.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            except SQLAlchemyError:
+                pass  # busy with another process: the log is folded in by the last one out
+        self.engine.dispose()
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session:
