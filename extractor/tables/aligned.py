@@ -37,6 +37,10 @@ class PlacedBox:
     def cy(self) -> float:
         return (self.y0 + self.y1) / 2
 
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
 
 def interval_index(edges: list[float], value: float) -> int | None:
     """The interval ``edges[i] <= value < edges[i + 1]`` holding ``value``."""

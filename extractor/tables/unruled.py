@@ -23,10 +23,10 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from extractor.core.types import BBox, Table
+from extractor.tables.aligned import PlacedBox
 from extractor.tables.text_grid import NUM, Tok, aligned_table
 
 MIN_FIGURE_ROWS = 2
@@ -42,22 +42,7 @@ _RULE_MERGE = 1.5
 """Points within which two horizontal rules are one."""
 
 
-@dataclass
-class _Word:
-    text: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-
-    @property
-    def cy(self) -> float:
-        return (self.y0 + self.y1) / 2
-
-    @property
-    def height(self) -> float:
-        return self.y1 - self.y0
-
+_Word = PlacedBox  # a text-layer word: the same box the scan reader places
 
 def _is_figure(text: str) -> bool:
     return _FIGURE.match(text) is not None and any(ch.isdigit() for ch in text)
