@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from extractor import __version__
-from extractor.cli.common import EXIT_CODES_EPILOG, EXIT_INTERRUPTED, EXIT_USAGE
+from extractor.cli.common import EXIT_CODES_EPILOG, EXIT_INTERRUPTED, EXIT_USAGE, close_stores
 from extractor.core.errors import ExtractorError
 
 
@@ -52,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("extractor: interrupted; finished work is stored, re-run to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        close_stores()
     return code
 
 

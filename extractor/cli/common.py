@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,15 +53,32 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(**overrides)
 
 
-def open_store(settings: Settings) -> Store:
-    """The command's store, closed when the process exits normally (see Store.close)."""
-    import atexit
+class _Opened(threading.local):
+    """Stores a command opened, per thread (a server may run a command in a thread of
+    its own); :func:`close_stores` closes them when the command ends."""
 
+    def __init__(self) -> None:
+        self.stores: list[Store] = []
+
+
+_opened = _Opened()
+
+
+def open_store(settings: Settings) -> Store:
+    """The command's store; closed when the command ends (see Store.close)."""
     from extractor.store import Store
 
     store = Store.open(settings.database_url)
-    atexit.register(store.close)
+    _opened.stores.append(store)
     return store
+
+
+def close_stores() -> None:
+    """Close what the command opened: SQLite's log folded into the database file, and no
+    connection left open (a long-lived caller, such as a test process running many
+    commands, would otherwise hold one per command until it exits)."""
+    while _opened.stores:
+        _opened.stores.pop().close()
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
