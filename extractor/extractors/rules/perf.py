@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from extractor.core.records import AUX_PREFIX, Fact, normalize_name
 from extractor.core.types import Table
-from extractor.extractors.rules.grid import clean_label
+from extractor.extractors.rules.grid import clean_label, compact
 from extractor.extractors.rules.narrative import PERF_RE
 from extractor.extractors.rules.patterns import (
     DERIVED,
@@ -57,16 +57,12 @@ _REVIEW_REACH = 3
 """A 自评综述 names the table below it only when it is among the last lines above it."""
 
 
-def _ws(text: str) -> str:
-    return re.sub(r"\s+", "", text)
-
-
 def _joined(row: Row) -> str:
-    return _ws("".join(c.text for c in row.cells))
+    return compact("".join(c.text for c in row.cells))
 
 
 def _project_name(text: str) -> str:
-    return _ws(re.sub(r"^项目名称", "", text.strip())).strip("：:")
+    return compact(re.sub(r"^项目名称", "", text.strip())).strip("：:")
 
 
 def _column(header: dict[int, str], pattern: str) -> int | None:
@@ -119,7 +115,7 @@ def _intro_project(intro: str) -> _Project | None:
             return None
         name = _project_name(lines[-1]["name"])
         return _Project(name, TABLE) if name else None
-    near = "\n".join(_ws(ln) for ln in intro.split("\n") if ln.strip())
+    near = "\n".join(compact(ln) for ln in intro.split("\n") if ln.strip())
     near = "\n".join(near.split("\n")[-_REVIEW_REACH:])
     reviews = [m["name"].strip("“”\"'‘’ ") for m in PERF_RE.finditer(near) if "整体" not in m["name"]]
     return _Project(reviews[0], RESTATED) if len(reviews) == 1 and len(reviews[0]) >= 2 else None
@@ -130,7 +126,7 @@ def _total_figures(row: Row) -> tuple[Cell, list[Cell]] | None:
     label = next((c for c in row.cells if c.is_label), None)
     if label is None:
         return None
-    if _TOTAL.fullmatch(_ws(label.text)):
+    if _TOTAL.fullmatch(compact(label.text)):
         return label, row.numbers()
     merged = _MERGED_TOTAL.fullmatch(label.text)
     if merged is None:
@@ -186,7 +182,7 @@ class _PerfReader:
                 continue
             if not row.is_data and ("全年预算数" in joined or (
                     "得分" in joined and re.search(r"执行率|执行数|预算数", joined))):
-                header = {i: _ws(c.text) for i, c in enumerate(row.cells) if c.text}
+                header = {i: compact(c.text) for i, c in enumerate(row.cells) if c.text}
                 continue
             if _indicator_header(row):
                 if self.project is not None:
@@ -195,7 +191,7 @@ class _PerfReader:
             if header and not row.is_data and row.labels() and not head:
                 for i, c in enumerate(row.cells):
                     if c.text:
-                        header[i] = header.get(i, "") + _ws(c.text)
+                        header[i] = header.get(i, "") + compact(c.text)
                 continue
             self.row(table, header, row, dept_level=dept_level)
 
@@ -212,14 +208,15 @@ class _PerfReader:
             return
         if not row.is_data:
             return
-        fund = next((c for c in labels if _FUND_ROW.fullmatch(_ws(c.text))), None)
+        fund = next((c for c in labels if _FUND_ROW.fullmatch(compact(c.text))), None)
         if project is not None and project.reading:
             figures = row.numbers()
             if len(figures) >= 2:
                 project.rows.append((figures[-2], figures[-1]))
         elif header and fund is not None and project is not None:
             self.fund(table, header, row, fund)
-        elif header and dept_level and re.fullmatch(r"一般公共预算(?:资金|财政拨款)?", _ws(labels[0].text)):
+        elif header and dept_level and re.fullmatch(r"一般公共预算(?:资金|财政拨款)?",
+                                                    compact(labels[0].text)):
             idx = _column(header, r"年初预算")
             cell = _number(row, idx)
             if idx is not None and cell is not None:
@@ -375,7 +372,7 @@ def read_score_statements(sink: FactSink, view: View) -> None:
     the same; a statement about the department as a whole, or about no known project, is
     left out. Statements the 自评综述 reader already took are not read twice.
     """
-    anchors = [(m.start(), None if m["annex"] else _ws(m["field"] or m["title"] or ""))
+    anchors = [(m.start(), None if m["annex"] else compact(m["field"] or m["title"] or ""))
                for m in _ANCHOR.finditer(sink.text)]
     known = _known_projects(sink.facts)
     taken = [(f.evidence.start or 0, f.evidence.end or 0) for f in sink.facts
