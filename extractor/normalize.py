@@ -82,7 +82,7 @@ def _strip_emphasis(view: _View) -> _View:
     spans = []
     for m in re.finditer(r"[*_]+", text):
         before = text[m.start() - 1] if m.start() > 0 else ""
-        after = text[m.end()] if m.end() < len(text) else ""
+        after = text[m.end():m.end() + 3].lstrip()[:1]  # a fill-in blank may end a line
         if before in _NUMERIC_NEIGHBOUR or after in _NUMERIC_NEIGHBOUR or after in _CONFUSABLE \
                 or before in _CONFUSABLE or text.startswith("万元", m.end()):
             spans.append(m.span())

@@ -14,7 +14,7 @@ The scan pages are picked for content that is hard to read and easy to check: th
 with the most figures inside ruled tables and the page with the most figures in running
 text. Output is deterministic: run it twice and the bytes are the same.
 
-Usage: ``python scripts/make_sample_pdfs.py [--samples DIR] [--out DIR]``
+Usage: ``python scripts/make_sample_pdfs.py [--samples DIR] [--out DIR] [--whole]``
 """
 
 from __future__ import annotations
@@ -90,12 +90,17 @@ class Block:
     lines: list[str]
 
 
-def parse_blocks(text: str) -> list[Block]:
+def parse_blocks(text: str, *, cell_lines: bool = False) -> list[Block]:
     """Split a sample into paragraphs and tables (runs of tab-separated rows).
 
     Blank lines inside a run of table rows do not end the table; a row with at most one
-    non-empty cell is running text (one sample writes single cells on lines of their own).
+    non-empty cell is running text. One sample writes a table one cell per line (each
+    line a tab and the cell's text, a blank line after each row): with ``cell_lines``
+    those rows are drawn as the table they are, else each cell is a line of text (the
+    few-page samples under ``data/samples/pdf`` were made that way).
     """
+    if cell_lines:
+        text = _join_cell_lines(text)
     blocks: list[Block] = []
     for raw in text.splitlines():
         line = raw.rstrip()
@@ -110,6 +115,33 @@ def parse_blocks(text: str) -> list[Block]:
         else:
             blocks.append(Block("para", [line.strip()]))
     return blocks
+
+
+def _join_cell_lines(text: str) -> str:
+    """Rows written one cell per line (``\\tcell`` lines, a blank line ending the row) as
+    tab-separated rows; a line without the tab inside a row continues the cell above it; a
+    run of such lines shorter than two cells stays as it was."""
+    out: list[str] = []
+    row: list[str] = []
+
+    def flush() -> None:
+        if sum(1 for c in row if c.strip()) >= 2:
+            out.append("\t".join(row))
+        else:
+            out.extend("\t" + c for c in row)
+        row.clear()
+
+    for line in text.splitlines():
+        if line.startswith("\t") and line.count("\t") == 1:
+            row.append(line[1:])
+            continue
+        if row and line.strip() and "\t" not in line:
+            row[-1] += line.strip()  # the second line of a two-line cell (项目资金 / （万元）)
+            continue
+        flush()
+        out.append(line)
+    flush()
+    return "\n".join(out)
 
 
 def wrap(text: str, size: float, width: float) -> list[str]:
@@ -214,10 +246,10 @@ class Layout:
         self.y += 8
 
 
-def lay_out(text: str) -> list[Page]:
+def lay_out(text: str, *, cell_lines: bool = False) -> list[Page]:
     """Pages as drawn. A no-break space (the font has no glyph for it) is drawn as a space."""
     layout = Layout()
-    for block in parse_blocks(text.replace("\xa0", " ")):
+    for block in parse_blocks(text.replace("\xa0", " "), cell_lines=cell_lines):
         if block.kind == "para":
             layout.paragraph(block.lines[0])
         else:
@@ -326,16 +358,32 @@ def write_sample(source: Path, out_dir: Path) -> dict[str, object]:
             "bytes": sum(p.stat().st_size for p in (text_path, scan_path, truth_path))}
 
 
+def write_whole(source: Path, out_dir: Path) -> dict[str, object]:
+    """The whole sample as one born-digital PDF, ``<doc_id>.pdf``: what the public gold is
+    scored on from PDF (``extractor run OUT --gold eval/gold``)."""
+    pages = lay_out(source.read_text(encoding="utf-8"), cell_lines=True)
+    doc = _pymupdf.open()
+    for page in pages:
+        draw(doc, page)
+    doc.subset_fonts()
+    path = out_dir / f"{source.stem}.pdf"
+    doc.save(path, garbage=4, deflate=True, no_new_id=True)
+    return {"doc_id": source.stem, "pages": len(pages), "bytes": path.stat().st_size}
+
+
 def main() -> None:
     root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=Path, default=root / "data" / "samples")
     parser.add_argument("--out", type=Path, default=root / "data" / "samples" / "pdf")
+    parser.add_argument("--whole", action="store_true",
+                        help="write each sample whole as OUT/<doc_id>.pdf (text layer, every "
+                             "page) instead of the few-page text and scan PDFs with truth")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     total = 0
     for source in sorted(args.samples.glob("*.txt")):
-        info = write_sample(source, args.out)
+        info = write_whole(source, args.out) if args.whole else write_sample(source, args.out)
         total += int(str(info["bytes"]))
         print(json.dumps(info, ensure_ascii=False))
     print(f"total {total / 1e6:.2f} MB in {args.out}")

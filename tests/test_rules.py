@@ -454,6 +454,53 @@ def test_domestic_reception_alone_is_the_reception_count() -> None:
     assert "three_public.reception_batches" not in values(extract(abroad))
 
 
+def test_a_clause_that_starts_with_gong_jiedai_is_the_total_reception_count() -> None:
+    text = (TITLE + "七、财政拨款“三公”经费支出决算情况说明\n"
+            "3、公务接待费支出8.30万元。其中：国内公务接待支出8.30万元。共接待5批次、40人次（含外宾接待"
+            "1批次、6人次）。\n")
+    got = values(extract(text))
+    assert (got["three_public.reception_batches"], got["three_public.reception_persons"]) == (5, 40)
+    domestic = text.replace("。共接待5批次、40人次", "。国内公务接待共接待4批次、34人次")
+    assert "three_public.reception_batches" not in values(extract(domestic)), "not a total"
+
+
+def test_a_numbered_list_of_projects_with_their_scores_and_figures() -> None:
+    text = (TITLE + "九、国有资本经营预算财政拨款支出决算情况说明\n本年度无此项支出。\n"
+            "十、预算绩效管理情况\n2025年度本部门组织对2个项目开展绩效自评，情况如下：\n"
+            "1.重点项目前期工作经费：自评得分84分，年初预算11.78万元，全年执行9.47万元。\n"
+            "2.信息化系统运维项目：自评得分90.5分，年初预算77.32万元，全年执行70.15万元。\n")
+    facts = extract(text)
+    names = {(f.key or {}).get("name") for f in facts if f.field.startswith("performance_projects.")}
+    assert names == {"重点项目前期工作经费", "信息化系统运维项目"}, "the name as printed, 项目 and all"
+    got = {(name, fld): find(facts, f"performance_projects.{fld}", name=name)[0].value
+           for name in ("重点项目前期工作经费", "信息化系统运维项目")
+           for fld in ("score", "budget", "executed")}
+    assert list(got.values()) == [84, 11.78, 9.47, 90.5, 77.32, 70.15]
+
+
+def test_wording_broken_across_pdf_lines_reads_as_one_statement() -> None:
+    """A PDF line may end right after 。, inside a fill-in blank, or between a label and a
+    figure that looks like a list number (1.41万元)."""
+    text = (TITLE + "四、一般公共预算财政拨款支出决算情况说明\n"
+                    "某局2024年度一般公共预算财政拨款支出决算1723.94万元。\n"
+                    "与年初预算354.72万元相比，完成年初预算的485.99%。\n"
+                    "十一、其他重要事项的情况说明\n（二）政府采购支出情况\n"
+                    "某局2024年度政府采购支出总额289.32万元，其中：政府采购货物支出\n"
+                    "1.41万元、政府采购工程支出0.00万元、政府采购服务支出287.91万元。\n"
+                    "（三）国有资产占有使用情况\n截至2024年12月31日，共有车辆1辆；单价100万元（含）以上的设备（不含车辆）_\n"
+                    "2台（套）。\n")
+    got = values(extract(text))
+    assert got["general_budget.budget_at_start"] == pytest.approx(354.72)
+    assert got["procurement.goods"] == pytest.approx(1.41)
+    assert got["assets.equipment_over_1m"] == 2
+
+
+def test_the_department_is_the_whole_name_field_not_its_first_suffix() -> None:
+    text = ("部门名称：上海市静安区人力资源和社会保障局\n2021年度\n" + TITLE
+            + "上海市静安区人力资源和社会保障局2021年度收入决算合计100万元。\n")
+    assert values(extract(text))["meta.department"] == "上海市静安区人力资源和社会保障局"
+
+
 def test_the_awarded_to_smes_wording_of_another_template_is_read_once_stated() -> None:
     text = (TITLE + "十一、其他重要事项的情况说明\n（二）政府采购支出情况\n"
             "政府采购支出总额289.32万元。在政府采购项目中，由中小\n企业供应商中标或成交的，采购金额276.32万元。\n")

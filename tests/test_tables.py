@@ -14,6 +14,7 @@ import pytest
 from extractor.cli import main
 from extractor.core.settings import OcrSettings, Settings
 from extractor.core.types import Cell, DocumentData, Table
+from extractor.extractors import RulesExtractor
 from extractor.ingest import read_document
 from extractor.ocr import RapidOcrEngine
 from extractor.pipeline import prepare_document
@@ -328,6 +329,69 @@ def test_column_numbering_row_is_header_but_no_title() -> None:
     _, _, value, _ = table.rows()[2]
     assert value.header_path == ["本年支出合计"] and value.row_label == "合计"
     assert table.rows()[3][2].row_label == "行政运行", "the code column is not read as amounts"
+
+
+def test_group_titles_printed_without_merged_cells_head_the_columns_they_stand_over() -> None:
+    """A 三公 table drawn cell by cell: 预算数 / 决算数 over blank positions, a sub-title row
+    starting with 合计 (still header: the numbering row closes the header), and a group
+    title printed one column off that still heads its own run of sub-titles."""
+    subs = ["合计", "因公出国（境）费", "公务接待费"]
+    for top in (["预算数", "", "", "决算数", "", ""], ["预算数", "", "决算数", "", "", ""]):
+        table = _grid([top, subs + subs, ["1", "2", "3", "4", "5", "6"],
+                       ["6.00", "", "6.00", "4.65", "", "4.65"]])
+        annotate(table, [])
+        assert table.header_rows == 3, top
+        paths = [c.header_path for c in table.rows()[3]]
+        assert paths == [["预算数", s] for s in subs] + [["决算数", s] for s in subs], top
+    uneven = _grid([["预算数", "", "决算数"], ["合计", "公务接待费", "合计"], ["1", "2", "3"],
+                    ["6.00", "6.00", "4.65"]])
+    annotate(uneven, [])
+    assert [c.header_path[0] for c in uneven.rows()[3]] == ["预算数", "预算数", "决算数"]
+
+
+def test_a_table_starting_a_page_takes_its_title_from_the_foot_of_the_page_before(tmp_path: Path) -> None:
+    doc = _pymupdf.open()
+    page = _page(doc)
+    _text(page, 50, 700, "七、“三公”经费支出决算情况说明。")
+    _text(page, 200, 760, "财政拨款“三公”经费支出决算表", size=14)
+    _text(page, 50, 780, "部门名称：某局")
+    _text(page, 50, 795, "2024年度")
+    _text(page, 380, 810, "金额单位：元")
+    page = _page(doc)
+    _table(page, 60, [100.0, 100.0], [20.0, 20.0],
+           [Spec(0, 0, ("合计",)), Spec(0, 1, ("公务接待费",)),
+            Spec(1, 0, ("9500.00",)), Spec(1, 1, ("9500.00",))])
+    _text(page, 50, 140, "注：本表反映部门本年度“三公”经费支出预决算情况。")
+    _table(page, 200, [100.0, 100.0], [20.0, 20.0],
+           [Spec(0, 0, ("项目",)), Spec(0, 1, ("金额",)), Spec(1, 0, ("合计",)), Spec(1, 1, ("1.00",))])
+    doc.save(tmp_path / "foot.pdf")
+    tables = read_document(tmp_path / "foot.pdf", OcrSettings(engine="none")).tables
+    assert [(t.title, t.unit, t.page) for t in tables] == [
+        ("财政拨款“三公”经费支出决算表", "元", 2), (None, None, 2)], "only one starting its page looks back"
+
+
+def test_a_table_that_only_names_the_project_names_the_fund_table_after_it(tmp_path: Path) -> None:
+    """A 绩效自评表 whose 项目名称 rows are a ruled table of their own, a line of text, then
+    the fund table: its figures belong to the project the first table named (the
+    narrative's shorter name loses)."""
+    doc = _pymupdf.open()
+    page = _page(doc)
+    _text(page, 50, 60, "某局2024年度部门决算公开。决算情况说明。部门决算。")
+    _text(page, 50, 80, "2.区政府重要活动保障项目自评综述：项目自评得分90分。")
+    _text(page, 200, 110, "项目支出绩效自评表", size=14)
+    _table(page, 120, [100.0, 200.0], [20.0, 20.0],
+           [Spec(0, 0, ("项目名称",)), Spec(0, 1, ("区政府重要活动保障经费",)),
+            Spec(1, 0, ("主管部门",)), Spec(1, 1, ("某局",))])
+    _text(page, 50, 185, "（2024年度）")
+    fund = ["项目资金（万元）", "年初预算数", "全年预算数", "全年执行数", "分值", "得分"]
+    _table(page, 195, [90.0, 60.0, 60.0, 60.0, 40.0, 40.0], [20.0, 20.0, 20.0],
+           [Spec(0, c, (t,)) for c, t in enumerate(fund)]
+           + [Spec(1, c, (t,)) for c, t in enumerate(["年度资金总额", "90", "53.27", "53.27", "10", "10"])]
+           + [Spec(2, 0, ("总分",)), Spec(2, 4, ("100",)), Spec(2, 5, ("90",))])
+    doc.save(tmp_path / "perf.pdf")
+    facts = RulesExtractor().read(prepare_document(tmp_path / "perf.pdf", Settings(), None))
+    budget = [(f.key, f.value) for f in facts if f.field == "performance_projects.budget"]
+    assert budget == [({"name": "区政府重要活动保障经费"}, 53.27)]
 
 
 def test_titles_units_and_markers() -> None:

@@ -19,6 +19,7 @@ label is the text of its row's name cells in its segment (codes and 类/款/项 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -46,7 +47,10 @@ TITLE_MAX_CHARS = 40
 SENTENCE_END = frozenset("：:。，,；;")
 """A line ending like this is narrative (``…范围的单位包括：``), not a table title."""
 TITLE_LOOKBACK = 4
-"""Lines above a table searched for its title (a unit line and a marker line between)."""
+"""Lines above a table searched for its title (a unit line and a marker line between),
+not counting the lines that only say whose report and which year it is."""
+_MASTHEAD = re.compile(r"^(?:编制单位|部门名称|单位名称|填报单位|预算单位)\s*[:：]|^\d{4}\s*年度?$")
+"""Lines between a title and its table naming the department or the year (never a title)."""
 COLUMN_TOLERANCE = 0.03
 """Column edges of two parts of one table may differ by this share of the table width."""
 
@@ -66,6 +70,7 @@ def annotate(table: Table, lines_above: list[str]) -> None:
         cell.header_path = []
         cell.row_label = ""
     table.header_rows = _header_rows(table, grid)
+    _spread_group_headers(table, grid)
     kinds = _column_kinds(table, grid)
     paths = _column_paths(table, grid, kinds)
     segments = _segments(kinds)
@@ -125,17 +130,69 @@ def _is_data_row(cells: Sequence[Cell]) -> bool:
     return bool(TOTAL_OR_ITEM.match(first.text.strip())) and first.row_span == 1
 
 
+_NUMBERING_REACH = 8
+"""Rows from the top a column-numbering row may stand at (headers are a few rows deep)."""
+
+
 def _header_rows(table: Table, grid: list[list[Cell | None]]) -> int:
     """Rows before the first data row; a blank row that no header cell reaches into
-    ends the header too (an empty form's body)."""
-    for r in range(table.n_rows):
+    ends the header too (an empty form's body). A column-numbering row with no figure
+    above it closes the header wherever it stands, so a header row that starts like a
+    total (``合计 | 因公出国（境）费 | …`` under ``预算数``) stays header."""
+    first = 0
+    for r in range(min(table.n_rows, _NUMBERING_REACH)):
+        cells = _row_cells(grid, r)
+        if any(is_amount(c.text) for c in cells) and not _numbering_row(cells):
+            break
+        if _numbering_row(cells):
+            first = r + 1
+            break
+    for r in range(first, table.n_rows):
         cells = _row_cells(grid, r)
         if _is_data_row(cells):
             return r
         spanned = any(cell is not None and cell.row < r for cell in grid[r])
         if r and not spanned and not any(c.text.strip() for c in cells):
             return r
-    return 1 if table.n_rows > 1 else 0
+    return first or (1 if table.n_rows > 1 else 0)
+
+
+def _spread_group_headers(table: Table, grid: list[list[Cell | None]]) -> None:
+    """A header row printed without merged cells (``预算数 | | | 决算数 | | |`` over the
+    sub-columns each covers): each title stands for the blank positions to its right, up
+    to the next title. Where the row under it repeats one run of sub-titles as many times
+    as it has titles, the runs say which columns each title covers (a title printed one
+    column off still heads its own run)."""
+    titled = _titled_rows(table, grid)
+    for r, below in itertools.pairwise(titled):
+        row = list(grid[r])
+        if any(cell is None or cell.col_span > 1 or cell.row != r for cell in row):
+            continue  # merged cells say what they cover
+        heads = [c for c, cell in enumerate(row) if cell is not None and cell.text.strip()]
+        blanks = [c for c in range(table.n_cols) if c not in heads]
+        if len(heads) < 2 or not blanks or heads[0] != 0 \
+                or not any(_cell_text(grid[below][c]) for c in blanks):
+            continue
+        owners = _repeated_runs([_cell_text(grid[below][c]) for c in range(table.n_cols)], len(heads))
+        for c in range(table.n_cols):
+            owner = heads[owners[c]] if owners else max(h for h in heads if h <= c)
+            grid[r][c] = row[owner]
+
+
+def _cell_text(cell: Cell | None) -> str:
+    return "" if cell is None else re.sub(r"\s+", "", cell.text)
+
+
+def _repeated_runs(texts: list[str], runs: int) -> list[int] | None:
+    """For each position, which of ``runs`` equal runs of ``texts`` it is in; ``None``
+    unless ``texts`` is that many repeats of one run with a title in it."""
+    if len(texts) % runs:
+        return None
+    size = len(texts) // runs
+    first = texts[:size]
+    if not any(first) or any(texts[k * size:(k + 1) * size] != first for k in range(1, runs)):
+        return None
+    return [c // size for c in range(len(texts))]
 
 
 def _titled_rows(table: Table, grid: list[list[Cell | None]]) -> list[int]:
@@ -276,9 +333,10 @@ def find_title(lines_above: Sequence[str]) -> str | None:
     that is short and not narrative."""
     fallback: str | None = None
     seen_text = False
-    for line in reversed(lines_above[-TITLE_LOOKBACK:]):
+    near = [line for line in lines_above if not _MASTHEAD.match(line.strip())]
+    for line in reversed(near[-TITLE_LOOKBACK:]):
         parts = [clean_title(UNIT.sub("", part)) for part in line.split("\t")]
-        parts = [p for p in parts if p and not p.startswith("编制单位")]
+        parts = [p for p in parts if p and not _MASTHEAD.match(p)]
         if not parts:
             continue  # a unit or marker line
         for text in reversed(parts):
@@ -294,8 +352,13 @@ def find_title(lines_above: Sequence[str]) -> str | None:
 # --------------------------------------------------------------------------- continuation
 
 
-def merge_continuations(tables: list[Table]) -> list[Table]:
+def merge_continuations(tables: list[Table], page_texts: dict[int, str] | None = None) -> list[Table]:
     """Tables in document order with every page-continued part folded into its start.
+
+    ``page_texts`` (page number → the page's composed text, in which tables' ``start`` and
+    ``end`` are offsets) lets a table that starts its page, continues nothing and has no
+    title take its title and unit from the lines that end the page before (a table moved
+    to a page of its own, a title printed at the foot of a page).
 
     A part continues the table before it when it is the first table on the next page,
     has no title of its own, the same number of columns and (when both have boxes)
@@ -314,9 +377,25 @@ def merge_continuations(tables: list[Table]) -> list[Table]:
             out.append(table)
     for table in grown:  # header rows, column kinds and labels judged on the whole table
         annotate(table, [])
+    if page_texts:
+        _titles_from_previous_page(out, page_texts)
     for i, table in enumerate(out):
         table.index = i
     return out
+
+
+def _titles_from_previous_page(tables: list[Table], page_texts: dict[int, str]) -> None:
+    for table in tables:
+        text = page_texts.get(table.page)
+        above = page_texts.get(table.page - 1)
+        if table.title or table.index != 0 or table.start is None or text is None or above is None \
+                or text[:table.start].strip():
+            continue
+        ends = [t.end for t in tables if (t.pages or [t.page])[-1] == table.page - 1 and t.end is not None]
+        tail = [line for line in above[max(ends) + 1 if ends else 0:].splitlines() if line.strip()]
+        if tail:
+            table.title = find_title(tail)
+            table.unit = table.unit or find_unit(tail)
 
 
 def _continues(prev: Table, part: Table) -> bool:

@@ -130,8 +130,9 @@ def _header_paths(table: Table, n: int) -> dict[int, list[str]]:
     left neighbour's text when the position above it was spanned too."""
     fill = table.source == "text"
     index = _index(table)
+    known = {} if fill else _annotated_paths(table)
     grid: list[list[str]] = []
-    for r in range(n):
+    for r in range(table.header_rows if known else 0, n):
         line: list[str] = []
         for c in range(table.n_cols):
             cell = index.get((r, c))
@@ -144,12 +145,23 @@ def _header_paths(table: Table, n: int) -> dict[int, list[str]]:
         grid.append(line)
     out: dict[int, list[str]] = {}
     for c in range(table.n_cols):
-        path: list[str] = []
-        for r in range(n):
-            text = grid[r][c]
+        path: list[str] = list(known.get(c, []))
+        for line in grid:
+            text = line[c]
             if text and (not path or path[-1] != text):
                 path.append(text)
         out[c] = path
+    return out
+
+
+def _annotated_paths(table: Table) -> dict[int, list[str]]:
+    """Column → the header path the table layer gave the first body cell of that column
+    (:func:`extractor.tables.structure.annotate`: merged and unmerged group titles spread,
+    column-numbering rows left out); empty when the layer annotated nothing."""
+    out: dict[int, list[str]] = {}
+    for cell in sorted(table.cells, key=lambda c: (c.row, c.col)):
+        if cell.row >= table.header_rows and cell.col not in out and cell.header_path:
+            out[cell.col] = [t for t in (compact(h) for h in cell.header_path) if t]
     return out
 
 

@@ -304,15 +304,25 @@ PERF_SCORED_RE = re.compile(
     r"(?P<name>[^\n：:。；，,]{2,40}?)(?=项目(?:绩效)?自评得分)")
 """"1、X项目自评得分 S 分，全年预算数 B 万元，执行数 E 万元" (no 自评综述 heading)."""
 
+PERF_LISTED_RE = re.compile(
+    r"(?m)(?:^|(?<=[。；]))[-•]?\d{1,2}[.．、]\s*(?!本|该|其|各|上述)"
+    r"(?P<name>[^\n：:。；，,]{2,40}?)[:：](?=\s*(?:项目)?(?:绩效)?自评(?:得分|分数|综合得分))")
+""""1.X：自评得分 S 分，年初预算 B 万元，全年执行 E 万元" (a numbered list of projects; the
+name is all that stands before the colon, a trailing 项目 included: it is printed so)."""
+
 
 def read_performance(sink: FactSink, view: View) -> None:
-    """"X项目自评综述：…项目自评得分 S 分。全年预算数为 B 万元，执行数为 E 万元", and the
-    shorter "X项目自评得分 S 分，全年预算数 B 万元，执行数 E 万元"."""
+    """"X项目自评综述：…项目自评得分 S 分。全年预算数为 B 万元，执行数为 E 万元", the
+    shorter "X项目自评得分 S 分，全年预算数 B 万元，执行数 E 万元", and a numbered list
+    "1.X：自评得分 S 分，年初预算 B 万元，全年执行 E 万元"."""
     text = view.text
     matches = list(PERF_RE.finditer(text))
     spans = [(m.start(), m.end()) for m in matches]
-    matches += [m for m in PERF_SCORED_RE.finditer(text)
+    for rx in (PERF_SCORED_RE, PERF_LISTED_RE):
+        more = [m for m in rx.finditer(text)
                 if not any(a <= m.start() < b or m.start() <= a < m.end() for a, b in spans)]
+        matches += more
+        spans += [(m.start(), m.end()) for m in more]
     matches.sort(key=lambda m: m.start())
     for i, m in enumerate(matches):
         name = m["name"].strip("“”\"'‘’ ")
@@ -351,6 +361,10 @@ _COUNT_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 _RECEPTION = (
     ("total", r"公务接待费(?:支出)?[^；;。]{0,24}?接待(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
+    # "…国内公务接待支出8.30万元。共接待5批次、40人次（含外宾接待0批次、0人次）": a clause of
+    # its own that starts with 共接待 counts every reception, the foreign ones included
+    ("total", r"(?:^|(?<=[。；;，,：:]))(?:全年)?(?:共|合计|累计)接待(?P<b>\d+)批次[，,、]?(?:共)?"
+              r"(?P<p>\d+)人次"),
     ("domestic",
      r"国内(?:公务)?接待(?:费|支出)?(?:[^；;。]{0,24}?接待)?(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
     ("foreign", rf"国{P_OPEN}境{P_CLOSE}外(?:公务)?接待(?:费|支出)?[^；;。]{{0,24}}?接待"

@@ -45,8 +45,8 @@ PAREN_OPEN = "[（(]"
 PAREN_CLOSE = "[)）]"
 
 _HARD_END = frozenset("。；;！？!?：:")
-_LIST_START = re.compile(
-    r"^(?:[-•·]\s*)?(?:\d{1,2}\s*[.．、)）]|[（(]\s*[一二三四五六七八九十\d]{1,3}\s*[)）]"
+_LIST_START = re.compile(  # "1.41万元" wrapped to a line's start is a figure, not point 1
+    r"^(?:[-•·]\s*)?(?:\d{1,2}\s*(?:[.．](?!\d+\s*(?:亿元|万元|元|%))|[、)）])|[（(]\s*[一二三四五六七八九十\d]{1,3}\s*[)）]"
     r"|[一二三四五六七八九十]{1,3}[、.．]|第[一二三四五六七八九十]+部分|附件|图\s*\d)")
 _SPACE_RUN = re.compile(r"\S[ \u3000]{3,}\S")
 _HEADING_MAX = 25
@@ -174,7 +174,7 @@ def statement_end(view: View, start: int, limit: int = 160) -> int:
     """End of the sentence that states a label's figures.
 
     A sentence that merely goes on "。与年初预算 X 万元相比" still belongs to the label:
-    002-style reports put the budget there.
+    002-style reports put the budget there (on the next line, where a PDF line ends at 。).
     """
     text = view.text
     stop = min(len(text), start + limit)
@@ -184,8 +184,9 @@ def statement_end(view: View, start: int, limit: int = 160) -> int:
         if ch == "\n" or ch in "；;" or text.startswith("其中", i):
             return i
         if ch == "。":
-            if text.startswith("与年初预算", i + 1) or text.startswith("与预算", i + 1):
-                i += 1
+            after = i + 2 if text.startswith("\n", i + 1) else i + 1  # a line may end at 。
+            if text.startswith("与年初预算", after) or text.startswith("与预算", after):
+                i = after
                 continue
             return i
         i += 1

@@ -100,6 +100,8 @@ class _Project:
     rows: list[tuple[Cell, Cell]] = field(default_factory=list)
     """(分值, 得分) of each indicator row."""
     reading: bool = False
+    read: bool = False
+    """Whether any figure of the project was read yet (a name-only table has none)."""
 
     @property
     def key(self) -> dict[str, str | None]:
@@ -152,9 +154,13 @@ class _PerfReader:
         perf = "绩效自评表" in table.title or any("全年预算数" in _joined(r) or "绩效自评表" in _joined(r)
                                               for r in table.rows)
         if perf:
+            named = self.project
+            if intro is not None or named is None or named.read or named.priority != TABLE \
+                    or _NEW_CONTEXT.search(table.intro):
+                named = None  # else the table before only named the project this one details
             self.close()
-            self.project = intro
-            self.rows(table, intro)
+            self.project = intro or named
+            self.rows(table, intro or named)
         elif self.project is not None and not _NEW_CONTEXT.search(table.intro) and any(
                 _indicator_header(r) for r in table.rows):
             self.rows(table, None)
@@ -228,6 +234,7 @@ class _PerfReader:
         """年度资金总额 (or 合计): 全年预算数 / 全年执行数, and the budget execution's 得分."""
         project = self.project
         assert project is not None
+        project.read = True
         if project.priority == TABLE and "全年预算数" in "".join(header.values()):
             for fld, pattern in (("performance_projects.budget", r"全年预算数"),
                                  ("performance_projects.executed", r"全年执行数|^执行数")):
@@ -254,6 +261,7 @@ class _PerfReader:
         project = self.project
         if project is None or not figures:
             return
+        project.read = True
         cell = figures[-1]
         value, decimals = parse_decimal(cell.text)
         cite(self.sink, FactSpec(SCORE, float(value), project.priority, key=project.key, raw=cell.text,
