@@ -13,10 +13,11 @@ import pytest
 
 from extractor.core.errors import CorruptFileError, UnsupportedFileError
 from extractor.core.settings import OcrSettings
-from extractor.core.types import Table
+from extractor.core.types import Cell, Table
 from extractor.images import page_folder
 from extractor.ingest import iter_input_files, read_pages, render, sha256_of
 from extractor.ocr import RapidOcrEngine, TextBox
+from extractor.tables.layout import outside_tables
 from extractor.tables.scan import join_cell_text, read_scanned_tables
 
 _pymupdf: Any = pymupdf
@@ -150,6 +151,19 @@ def test_skewed_noisy_scan_reads_back_the_printed_grid(scanned_page: Any, engine
     x0, y0, x1, y1 = cell.bbox
     assert abs(x0 - 250) < 8 and abs(x1 - 350) < 8
     assert abs(y0 - (TOP + 6 * ROW)) < 8 and abs(y1 - (TOP + 7 * ROW)) < 8
+
+
+def test_a_unit_line_inside_a_skewed_tables_box_but_above_its_cells_stays_page_text() -> None:
+    """On a scan turned a little, the table's upright box reaches above its low corner's top
+    row: the unit line printed there is page text (the table's unit), not a lost cell."""
+    cells = [Cell(0, 0, "人员经费", bbox=(50, 100, 400, 122)),
+             Cell(0, 1, "公用经费", bbox=(400, 108, 790, 130)),
+             Cell(1, 0, "281.06", bbox=(50, 122, 400, 144)),
+             Cell(1, 1, "49.05", bbox=(400, 130, 790, 152))]
+    table = Table(index=0, page=6, cells=cells, n_rows=2, n_cols=2, bbox=(50, 100, 790, 152))
+    unit = TextBox.from_rect("单位：万元", (700, 100, 780, 107))
+    inside = TextBox.from_rect("49.05", (700, 133, 780, 148))
+    assert outside_tables([unit, inside], [table]) == [unit]
 
 
 def test_a_box_across_a_ruling_is_split_and_wrapped_lines_join() -> None:

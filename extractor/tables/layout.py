@@ -40,9 +40,16 @@ def _inside(box: TextBox, bbox: BBox) -> bool:
 
 
 def outside_tables(boxes: Sequence[TextBox], tables: Sequence[Table]) -> list[TextBox]:
-    """The boxes whose centre lies in no table's box."""
-    areas = [t.bbox for t in tables if t.bbox is not None]
-    return [b for b in boxes if not any(_inside(b, a) for a in areas)]
+    """The boxes whose centre lies in no table: in no table's box, or in the box but in
+    none of its cells' boxes (on a skewed scan the box is wider than the table, and the
+    unit line printed just above the table's high corner falls inside it)."""
+    def inside(box: TextBox, table: Table) -> bool:
+        if table.bbox is None or not _inside(box, table.bbox):
+            return False
+        cells = [c.bbox for c in table.cells if c.bbox is not None]
+        return not cells or any(_inside(box, cell) for cell in cells)
+
+    return [b for b in boxes if not any(inside(b, t) for t in tables)]
 
 
 @dataclass
