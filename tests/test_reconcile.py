@@ -353,6 +353,19 @@ def test_repair_of_a_unit_slip() -> None:
     assert result.repairs[0].evidence["source"] == "unit"
 
 
+def test_a_table_read_in_the_wrong_unit_is_flagged_though_its_sums_close() -> None:
+    """Every figure of the 基本支出 table taken for 元 (÷10000): its sums still close, but the
+    narrative's 万元 figure is the same one in another unit, so the table is not vouched for."""
+    facts = _basic(0.016791, 0.01277, 0.004021, decimals=6)
+    mention = Fact(field="basic_expense.total", value=167.91, decimals=2, priority=-1,
+                   extractor="rules", raw="167.91万元")
+    result = reconcile([*facts, mention], options=NO_REPAIR)
+    assert next(c for c in result.checks if c.rule == "basic.parts").passed
+    assert result.facts[0].status is CheckStatus.FLAGGED
+    agreeing = reconcile([*_basic(167.91, 127.7, 40.21), mention], options=NO_REPAIR)
+    assert agreeing.facts[0].status is CheckStatus.VERIFIED
+
+
 def test_two_equally_good_repairs_are_flagged_not_guessed() -> None:
     """行政运行 681.01: 631.01 fixes both sums, and so does 81.55 → 31.55 next to it."""
     facts = gold_facts("002_ede6ec7d9a9ccbff")

@@ -495,6 +495,17 @@ def test_wording_broken_across_pdf_lines_reads_as_one_statement() -> None:
     assert got["assets.equipment_over_1m"] == 2
 
 
+def test_a_table_without_unit_line_is_not_taken_for_yuan_because_the_text_says_zero() -> None:
+    """Every figure under 50 元 is 0.00 万元: a "0.00万元" in the narrative is no evidence
+    that a table with no unit line of its own is in 元."""
+    text = (TITLE + "一般公共预算财政拨款基本支出决算表\n"
+            "人员经费\t\t公用经费\t\n科目名称\t决算数\t科目名称\t决算数\n"
+            "工资福利支出\t127.70\t商品和服务支出\t40.21\n人员经费合计\t127.70\t公用经费合计\t40.21\n"
+            "六、一般公共预算财政拨款基本支出决算情况说明\n本年度因公出国（境）费支出0.00万元，公务用车购置0.00万元。\n")
+    got = values(extract(text))
+    assert (got["basic_expense.personnel"], got["basic_expense.public"]) == (127.7, 40.21)
+
+
 def test_the_department_is_the_whole_name_field_not_its_first_suffix() -> None:
     text = ("部门名称：上海市静安区人力资源和社会保障局\n2021年度\n" + TITLE
             + "上海市静安区人力资源和社会保障局2021年度收入决算合计100万元。\n")

@@ -249,6 +249,8 @@ def _blame(spec: CheckSpec, ev: Evaluation, pins: dict[SlotId, list[tuple[int, f
     would clear a damaged figure whenever a second damaged figure shares the gap.
     """
     parts = list(spec.participants)
+    if spec.rule.kind is RuleKind.SAME and _units_apart(ev):
+        return parts  # a table read in the wrong unit closes every sum: no pin can clear it
 
     def cleared(slot: SlotId) -> bool:
         slope = ev.slopes.get(slot, 0.0)
@@ -259,6 +261,17 @@ def _blame(spec: CheckSpec, ev: Evaluation, pins: dict[SlotId, list[tuple[int, f
 
     suspects = [s for s in parts if not cleared(s)]
     return suspects or parts
+
+
+_UNIT_RATIOS = (1e4, 1e8)
+"""元 / 万元 and 万元 / 亿元: two readings this far apart are one figure in two units."""
+
+
+def _units_apart(ev: Evaluation) -> bool:
+    """Whether a failing same-figure check's two readings differ by a unit's factor. Sums,
+    shares and rates are blind to a common factor, so they cannot vouch for either reading."""
+    small, large = sorted((abs(ev.actual), abs(ev.expected)))
+    return small > 0 and any(abs(large / small / ratio - 1) < 0.01 for ratio in _UNIT_RATIOS)
 
 
 def _from_alternate(book: Book, spec: CheckSpec) -> bool:

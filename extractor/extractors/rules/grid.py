@@ -388,7 +388,7 @@ def unit_by_narrative(text: str, table: Table) -> str | None:
     """A table printed without its unit line (its title page missing): 元 when its figures,
     divided by 10000, are the 万元 figures the narrative states, 万元 when they are as
     printed; undecided when neither or both."""
-    stated = {Decimal(m) for m in _WAN.findall(text)}
+    stated = {d for m in _WAN.findall(text) if (d := Decimal(m)) >= _LEAST_WAN}
     figures = [Decimal(t.replace(",", "")) for c in table.cells
                if DECIMAL.match(t := compact(c.text))]
     as_wan = sum(1 for f in figures if f.quantize(Decimal("0.01")) in stated)
@@ -396,3 +396,8 @@ def unit_by_narrative(text: str, table: Table) -> str | None:
     if as_yuan > as_wan:
         return "元"
     return "万元" if as_wan > as_yuan else None
+
+
+_LEAST_WAN = Decimal(1)
+"""Stated 万元 figures below this say nothing about a table's unit: every figure under 50
+元 rounds to 0.00 万元, so one "0.00万元" in the narrative made a 万元 table read as 元."""
