@@ -506,6 +506,17 @@ def test_a_table_without_unit_line_is_not_taken_for_yuan_because_the_text_says_z
     assert (got["basic_expense.personnel"], got["basic_expense.public"]) == (127.7, 40.21)
 
 
+def test_a_sentence_runs_on_past_the_page_number_between_its_pages() -> None:
+    text = (TITLE + "七、财政拨款“三公”经费支出决算情况说明\n2、公务用车购置及运行维护费支出24.20万元。"
+            "其中：公务用车运行维护支出24.20万元，主要用于燃料费。全年购置车\n15\n辆0辆。截至年末公务用车"
+            "保有量10辆。\n")
+    got = values(extract(text))
+    assert (got["three_public.vehicles_purchased"], got["three_public.vehicles_held"]) == (0, 10)
+    assert "assets.vehicles" not in got, "车辆 bought is not the fleet"
+    for mark in ("第15页", "- 15 -", "15/40"):
+        assert values(extract(text.replace("\n15\n", f"\n{mark}\n")))["three_public.vehicles_purchased"] == 0
+
+
 def test_the_department_is_the_whole_name_field_not_its_first_suffix() -> None:
     text = ("部门名称：上海市静安区人力资源和社会保障局\n2021年度\n" + TITLE
             + "上海市静安区人力资源和社会保障局2021年度收入决算合计100万元。\n")

@@ -354,7 +354,7 @@ _COUNT_PATTERNS: tuple[tuple[str, str], ...] = (
      rf"团组(?:数)?(?:共|为)?\d+(?:个|批)[，,、]?(?:累计|共计|共)?(?:出国{P_OPEN}?境{P_CLOSE}?)?(?P<n>\d+)人(?:次)?"),
     ("three_public.vehicles_purchased", r"购置(?:公务)?(?:用)?车(?:辆)?(?:共)?(?P<n>\d+)辆"),
     ("three_public.vehicles_held", r"保有量(?:为|共|共计|是)?(?P<n>\d+)辆"),
-    ("assets.vehicles", r"(?:共有|拥有|现有)?车辆(?:数)?(?:合计|共)?(?P<n>\d+)辆"),
+    ("assets.vehicles", r"(?:共有|拥有|现有)?(?<!购置)(?<!更新)车辆(?:数)?(?:合计|共)?(?P<n>\d+)辆"),
     ("assets.equipment_over_1m",
      rf"单价(?:在)?100万元(?:{P_OPEN}含{P_CLOSE})?(?:及)?以上(?:的)?(?:通用|专用)?(?:设备|资产)"
      rf"(?:{P_OPEN}不含车辆{P_CLOSE})?(?:共|有|共有)?(?P<n>\d+)(?:台|套|件)"),

@@ -78,6 +78,12 @@ class View:
         return self.index[start], self.index[min(end, len(self.index)) - 1] + 1
 
 
+_PAGE_MARK = re.compile(r"(?:第\s*\d{1,4}\s*页(?:\s*[，,/]?\s*共\s*\d{1,4}\s*页)?|[-—–]\s*\d{1,4}\s*[-—–]"
+                        r"|\d{1,3}|\d{1,4}\s*/\s*\d{1,4})")
+"""A line that is only a page number (``15``, ``第15页``, ``- 15 -``, ``15/40``): a sentence
+running on to the next page runs on past it ("全年购置车" / "15" / "辆0辆")."""
+
+
 def build_view(text: str) -> View:
     """Prose lines without whitespace, soft-wrapped lines joined, paragraphs on their own line.
 
@@ -91,8 +97,8 @@ def build_view(text: str) -> View:
     prev_open = False  # the previous kept line did not end a sentence
     for line in text.split("\n"):
         stripped = line.strip()
-        if not stripped:  # blank lines separate paragraphs and wrapped lines alike
-            pos += len(line) + 1
+        if not stripped or _PAGE_MARK.fullmatch(stripped):  # blank lines and page numbers separate
+            pos += len(line) + 1                         # paragraphs and wrapped lines alike
             continue
         if is_table_line(line):
             if out and out[-1] != "\n":
