@@ -3,6 +3,7 @@
 Run from the repository root::
 
     python -m bench.generated [--n 50] [--seed 1000] [--scan-share 0.2] [--family NAME] [--keep DIR]
+                              [--rulings grid|horizontal|none|mixed]
 
 It generates ``n`` reports with :mod:`extractor.testing.synth` (layout families rotated,
 every k-th one scanned), runs the project's pipeline on them — ingest (text layer, or OCR
@@ -30,7 +31,7 @@ from extractor.evaluate.score import Counts, SlotResult, aggregate, score_docume
 from extractor.extract import choose_extractor
 from extractor.pipeline import RunPlan, ingest, predictions, reconcile_stage, run_extraction
 from extractor.store import Store
-from extractor.testing.synth import FAMILIES, generate, write
+from extractor.testing.synth import FAMILIES, RULINGS, generate, write
 
 
 def _fmt(value: float | None) -> str:
@@ -45,7 +46,7 @@ def _row(label: str, c: Counts, docs: int) -> str:
 
 
 def make_corpus(
-    root: Path, n: int, seed: int, scan_share: float, family: str | None
+    root: Path, n: int, seed: int, scan_share: float, family: str | None, *, rulings: str | None = None
 ) -> dict[str, tuple[str, bool]]:
     """Write PDFs and cell truth to ``root/docs``, gold to ``root/gold``; doc_id → (family, scanned)."""
     docs: dict[str, tuple[str, bool]] = {}
@@ -54,7 +55,7 @@ def make_corpus(
         s = seed + i
         fam = family or FAMILIES[i % len(FAMILIES)]
         scan = bool(step) and i % step == step - 1
-        rendered = generate(s, family=fam, scan=scan)
+        rendered = generate(s, family=fam, scan=scan, rulings=rulings)
         write(rendered, root / "docs", root / "gold")
         docs[rendered.doc_id] = (fam, scan)
     return docs
@@ -120,6 +121,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--scan-share", type=float, default=0.2, help="share of scanned documents")
     parser.add_argument("--family", choices=FAMILIES)
+    parser.add_argument("--rulings", choices=[*RULINGS, "mixed"],
+                        help="draw the tables with full grids (the family's default), horizontal "
+                        "rules only, no rules at all, or one of those per document")
     parser.add_argument("--keep", type=Path, help="write the corpus and database here instead of a temp dir; "
                         "a rerun reuses the database (documents already ingested are not read again)")
     parser.add_argument("--ocr-cache", type=Path, metavar="DIR",
@@ -129,7 +133,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-generated-") as tmp:
         root = args.keep or Path(tmp)
         t0 = time.perf_counter()
-        docs = make_corpus(root, args.n, args.seed, args.scan_share, args.family)
+        docs = make_corpus(root, args.n, args.seed, args.scan_share, args.family,
+                           rulings=args.rulings)
         t1 = time.perf_counter()
         db = root / "bench.db"
         if not args.keep:
