@@ -349,6 +349,20 @@ def test_group_titles_printed_without_merged_cells_head_the_columns_they_stand_o
     assert [c.header_path[0] for c in uneven.rows()[3]] == ["预算数", "预算数", "决算数"]
 
 
+def test_a_row_of_group_titles_starting_with_heji_is_header() -> None:
+    cells = [Cell(0, 0, "合计", col_span=2), Cell(0, 2, "公务接待费", col_span=2),
+             *(Cell(1, c, t) for c, t in enumerate(["预算数", "决算数", "预算数", "决算数"])),
+             *(Cell(2, c, t) for c, t in enumerate(["6.00", "4.65", "1.00", "0.20"]))]
+    table = Table(index=0, page=1, cells=cells, n_rows=3, n_cols=4)
+    annotate(table, [])
+    assert table.header_rows == 2
+    assert [c.header_path for c in table.rows()[2]] == [
+        ["合计", "预算数"], ["合计", "决算数"], ["公务接待费", "预算数"], ["公务接待费", "决算数"]]
+    body_total = _grid([["项目", "金额"], ["合计", ""], ["一、工资", ""]])
+    annotate(body_total, [])
+    assert body_total.header_rows == 1, "a 合计 row of a blank table is still body"
+
+
 def test_a_table_starting_a_page_takes_its_title_from_the_foot_of_the_page_before(tmp_path: Path) -> None:
     doc = _pymupdf.open()
     page = _page(doc)

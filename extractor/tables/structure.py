@@ -126,7 +126,10 @@ def _is_data_row(cells: Sequence[Cell]) -> bool:
         return False
     if any(is_amount(t) for t in texts):
         return True
-    first = next(c for c in cells if c.text.strip())
+    printed = [c for c in cells if c.text.strip()]
+    if len(printed) >= 2 and all(c.col_span > 1 for c in printed):
+        return False  # group titles (合计 | 因公出国（境）费 | … each over its sub-columns)
+    first = printed[0]
     return bool(TOTAL_OR_ITEM.match(first.text.strip())) and first.row_span == 1
 
 

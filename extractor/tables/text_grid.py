@@ -28,7 +28,9 @@ thousands separators, which would move every later cell of the line).
 
 from __future__ import annotations
 
+import itertools
 import re
+import statistics
 from dataclasses import dataclass, field
 
 from extractor.core.types import BBox, Cell, Table
@@ -161,9 +163,55 @@ def _blank_columns(head: list[list[Tok]], data: list[_Span]) -> list[_Span]:
 
 
 def _group(tok: Tok, head: list[list[Tok]]) -> bool:
-    """A group header: over two or more cells of another header line."""
+    """A group header: over two or more cells of another header line, or a PDF word centred
+    over the gap between two (see :func:`_pair_below`)."""
+    return _overlaps_two(tok, head) or _pair_below(tok, head) is not None
+
+
+def _overlaps_two(tok: Tok, head: list[list[Tok]]) -> bool:
     return any(sum(1 for t in line if t is not tok and tok.x < t.right and t.x < tok.right) >= 2
                for line in head)
+
+
+_PAIR = 0.2
+"""How far off the middle of two sub-headers (a share of the distance between their middles)
+a group header may stand and still be centred over both."""
+
+
+def _pair_below(tok: Tok, head: list[list[Tok]]) -> tuple[Tok, Tok] | None:
+    """The two neighbouring sub-headers a PDF word stands centred over on a header line
+    below it: ``合计`` over ``预算数 | 决算数``, drawn without rules and too narrow to reach
+    over either middle. Only on a line where another word is a group header by overlap
+    (a lone word between header lines is a tall column header of its own, and may stand
+    centred between two neighbours' sub-headers), and only for neighbours no further apart
+    than the line's other neighbours. Plain-text positions are too coarse for this."""
+    mine = next((i for i, line in enumerate(head) if any(t is tok for t in line)), None)
+    if tok.box is None or mine is None or not any(
+            t is not tok and _overlaps_two(t, head[mine + 1:]) for t in head[mine]):
+        return None
+    for line in head[mine + 1:]:
+        ordered = sorted(line, key=lambda t: t.x)
+        steps = [b.centre - a.centre for a, b in itertools.pairwise(ordered)]
+        if not steps:
+            continue
+        usual = statistics.median(steps)
+        for a, b in itertools.pairwise(ordered):
+            step = b.centre - a.centre
+            if a.centre < tok.centre < b.centre and step <= 1.5 * usual \
+                    and abs(tok.centre - (a.centre + b.centre) / 2) <= _PAIR * step \
+                    and not _wrapped(a, head) and not _wrapped(b, head):
+                return a, b
+    return None
+
+
+def _wrapped(tok: Tok, head: list[list[Tok]]) -> bool:
+    """Whether a PDF word is the second line of a wrapped header (``上缴上级`` / ``支出``):
+    another word stands right on top of it, closer than a third of a line."""
+    if tok.box is None:
+        return False
+    height = tok.box[3] - tok.box[1]
+    return any(t.box is not None and t is not tok and t.x < tok.right and tok.x < t.right
+               and -0.1 * height <= tok.box[1] - t.box[3] < height / 3 for line in head for t in line)
 
 
 def _free_neighbour(chain: _Span, data: list[_Span], named: set[int], values: set[int]) -> _Span | None:
@@ -285,6 +333,9 @@ def _header_cells(head: list[list[Tok]], columns: list[_Span], values: set[int])
         used: set[int] = set()
         for tok in (w for t in line for w in _split(t, columns, named)):
             cols = _covered(tok, columns)
+            pair = _pair_below(tok, head) if len(cols) == 1 else None
+            if pair is not None and _covered(pair[1], columns)[0] == _covered(pair[0], columns)[-1] + 1:
+                cols = [*_covered(pair[0], columns), *_covered(pair[1], columns)]
             if len(cols) > 1:
                 spanning.append((tok, cols))
                 continue
@@ -292,7 +343,8 @@ def _header_cells(head: list[list[Tok]], columns: list[_Span], values: set[int])
                 return None
             used.add(cols[0])
             leaves.setdefault(cols[0], []).append(tok)
-        for tok, cols in spanning:
+        below = {c for later in head[head.index(line) + 1:] for t in later for c in _covered(t, columns)}
+        for tok, cols in _widened(spanning, used, below):
             cell = _cell(r, cols[0], tok.text, [tok], header=True)
             cell.col_span = cols[-1] - cols[0] + 1
             cells.append(cell)
@@ -301,6 +353,25 @@ def _header_cells(head: list[list[Tok]], columns: list[_Span], values: set[int])
         cells.append(_cell(r, col, "".join(t.text for t in toks), toks[:1] if toks[0].box is None else toks,
                            header=True))
     return cells
+
+
+def _widened(spanning: list[tuple[Tok, list[int]]], used: set[int],
+             below: set[int]) -> list[tuple[Tok, list[int]]]:
+    """Group titles of PDF words over every sub-column of their group: a title centred over
+    six sub-columns reaches over the middles of only two of them, so it grows by as many
+    columns on each side as are free on both (no other title of its line, sub-titled on
+    the lines below), keeping its middle."""
+    claimed = set(used) | {c for _, cols in spanning for c in cols}
+    out = []
+    for tok, span in spanning:
+        k = 0
+        while tok.box is not None and all(
+                c not in claimed and c in below for c in (span[0] - k - 1, span[-1] + k + 1)):
+            k += 1
+        wide = list(range(span[0] - k, span[-1] + k + 1))
+        claimed.update(wide)
+        out.append((tok, wide))
+    return out
 
 
 def _cell(row: int, col: int, text: str, toks: list[Tok], *, header: bool = False) -> Cell:
