@@ -16,6 +16,7 @@ from extractor.extractors import RulesExtractor
 from extractor.extractors.rules.patterns import BLANK_ZERO, DERIVED, NARRATIVE, RESTATED, TABLE, build_view
 from extractor.normalize import normalize_pages
 from extractor.reconcile import reconcile
+from extractor.reconcile.labels import admit
 from tests.conftest import GOLD, SAMPLE_IDS, sample_text, text_document
 
 S002, S003, S004 = SAMPLE_IDS
@@ -515,6 +516,31 @@ def test_a_sentence_runs_on_past_the_page_number_between_its_pages() -> None:
     assert "assets.vehicles" not in got, "车辆 bought is not the fleet"
     for mark in ("第15页", "- 15 -", "15/40"):
         assert values(extract(text.replace("\n15\n", f"\n{mark}\n")))["three_public.vehicles_purchased"] == 0
+
+
+def test_reception_counted_as_gongwu_jiedai_without_domestic_is_the_total() -> None:
+    text = (TITLE + "七、财政拨款“三公”经费支出决算情况说明\n3、公务接待费支出0.39万元。其中：国内公务接待"
+            "支出0.39万（含外宾接待支出0.00万元）。主要用于接待上级部门调研，列明公务接待 2 批次、26 人次，"
+            "其中：接待外宾 0 批次、0 人次。\n")
+    got = values(extract(text))
+    assert (got["three_public.reception_batches"], got["three_public.reception_persons"]) == (2, 26)
+
+
+def test_zeros_of_an_empty_table_laid_out_wide_name_their_fields() -> None:
+    """An empty 三公 table as ``pdftotext -layout`` prints it (mostly spaces), then "故本表无
+    数据": every cell is a stated zero, and the evidence gate sees the table's header."""
+    pad = " " * 60
+    text = (TITLE + "财政拨款“三公”经费支出决算表\n" + pad + "单位：万元\n"
+            + pad + "财政拨款“三公”经费\n" + pad + "公务用车购置及运行维护费\n"
+            + "    因公出国" + pad + "公务用车" + pad + "公务接待费\n    （境）费" + pad + "小计\n"
+            + "  预算数   决算数   预算数   决算数   预算数   决算数   预算数   决算数\n" + "\n" * 3
+            + "注：本表反映部门本年度“三公”经费支出预决算情况。\n"
+            + "说明：某局本年度没有财政拨款“三公”经费支出，故本表无数据。\n")
+    doc = make_doc(text)
+    facts = RulesExtractor().read(doc)
+    zeros = {f.field for f in facts if f.field.startswith("three_public.") and f.value == 0}
+    assert {"three_public.overseas_actual", "three_public.reception_budget"} <= zeros
+    assert [r.field for r in admit(facts, doc).rejected] == []
 
 
 def test_the_department_is_the_whole_name_field_not_its_first_suffix() -> None:

@@ -117,8 +117,9 @@ def label_text(fact: Fact, doc: DocumentData | None, labels: FieldLabels | None 
     quote = ev.quote
     row = "\t" in quote or (chunk is not None and chunk.kind == "table") or not _CJK.search(quote)
     if not prints_number(fact):  # a zero in words (本表无数据) or a blank cell
-        above = doc.normalized.text[max(0, ev.start - 200): ev.start] if doc and ev.start else ""
-        table = chunk.text if row and chunk is not None else ""
+        above = _fold(doc.normalized.text[max(0, ev.start - 10 * _ABOVE): ev.start])[-_ABOVE:] \
+            if doc and ev.start else ""
+        table = chunk.text if row and chunk is not None else _table_just_above(doc, ev.start)
         return LabelText(_fold(f"{headings} {above} {table} {quote}"), _fold(quote), False)
     at = number_offset(quote, fact.raw, hints(fact.field, labels or default_labels()))
     before, after = quote[:at], quote[at:at + len(fact.raw or "") + 4]
@@ -131,6 +132,22 @@ def label_text(fact: Fact, doc: DocumentData | None, labels: FieldLabels | None 
     if tabular and chunk is not None:  # the column headers are printed above the row, in the chunk
         return LabelText(_fold(f"{headings} {chunk.text} {before}"), _fold(near), False)
     return LabelText(_fold(f"{headings} {before} {after}"), _fold(near), True)
+
+
+_ABOVE = 200
+"""Printed characters (spaces left out: an empty table laid out as text is mostly spaces)
+above a zero stated in words that may say what it is about."""
+_NOTE_REACH = 300
+"""Characters between the end of a table and a note under it (注：…, 说明：…本表无数据)."""
+
+
+def _table_just_above(doc: DocumentData | None, start: int | None) -> str:
+    """The table a note right under it speaks of ("故本表无数据"): its header names the
+    columns the note's zeros stand for, however wide the empty table was printed."""
+    if doc is None or start is None:
+        return ""
+    tables = [c for c in doc.chunks if c.kind == "table" and c.end <= start <= c.end + _NOTE_REACH]
+    return tables[-1].text if tables else ""
 
 
 def hints(field: str, labels: FieldLabels) -> Hints:

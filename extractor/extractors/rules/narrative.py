@@ -365,6 +365,8 @@ _RECEPTION = (
     # its own that starts with 共接待 counts every reception, the foreign ones included
     ("total", r"(?:^|(?<=[。；;，,：:]))(?:全年)?(?:共|合计|累计)接待(?P<b>\d+)批次[，,、]?(?:共)?"
               r"(?P<p>\d+)人次"),
+    # "…列明公务接待2批次、26人次，其中：接待外宾0批次": 公务接待 unqualified is all of it
+    ("total", r"(?<!国内)(?<!境外)(?<!国外)公务接待(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
     ("domestic",
      r"国内(?:公务)?接待(?:费|支出)?(?:[^；;。]{0,24}?接待)?(?P<b>\d+)批次[，,、](?:共)?(?P<p>\d+)人次"),
     ("foreign", rf"国{P_OPEN}境{P_CLOSE}外(?:公务)?接待(?:费|支出)?[^；;。]{{0,24}}?接待"
