@@ -543,6 +543,23 @@ def test_zeros_of_an_empty_table_laid_out_wide_name_their_fields() -> None:
     assert [r.field for r in admit(facts, doc).rejected] == []
 
 
+def test_a_single_spaced_table_is_labelled_by_the_header_above_its_rows() -> None:
+    """A plain-text table whose header lines were not read as rows (single spaces, a name
+    wrapped onto a line of its own): its 合计 row's figures go by the template's order, and
+    the evidence gate finds their column names in the lines under the title."""
+    text = (TITLE + "一般公共预算财政拨款支出决算表\n单位：万元\n项 目 一般公共预算财政拨款支出决算数\n"
+            "功能分类\n科目编码 科目名称 合计 基本支出 项目支出\n类 款 项\n"
+            "208 社会保障和就业支出 471.44 460.67 10.77\n20808\n出抚恤\n10.77 0.00 10.77\n"
+            "2080801 死亡抚恤 10.77 0.00 10.77\n221 住房保障支出 409.89 409.89 0.00\n"
+            "2210201 住房公积金 409.89 409.89 0.00\n合计 881.33 870.56 10.77\n"
+            "注：本表反映部门本年度一般公共预算财政拨款支出情况。\n")
+    doc = make_doc(text)
+    facts = RulesExtractor().read(doc)
+    kept = admit(facts, doc).facts
+    assert {f.field: f.value for f in kept if f.field in {"project_expense_total", "basic_expense.total"}} \
+        == {"project_expense_total": 10.77, "basic_expense.total": 870.56}
+
+
 def test_the_department_is_the_whole_name_field_not_its_first_suffix() -> None:
     text = ("部门名称：上海市静安区人力资源和社会保障局\n2021年度\n" + TITLE
             + "上海市静安区人力资源和社会保障局2021年度收入决算合计100万元。\n")

@@ -113,7 +113,8 @@ def label_text(fact: Fact, doc: DocumentData | None, labels: FieldLabels | None 
     headings = " ".join(chunk.heading_path) if chunk else ""
     if ev.row_label or ev.column_header:
         near = f"{ev.row_label or ''} {ev.column_header or ''}"
-        return LabelText(_fold(f"{headings} {near} {ev.quote}"), _fold(near), bool(ev.column_header))
+        head = "" if ev.column_header else _table_head(doc, ev.start)  # column untold: the header
+        return LabelText(_fold(f"{headings} {head} {near} {ev.quote}"), _fold(near), bool(ev.column_header))
     quote = ev.quote
     row = "\t" in quote or (chunk is not None and chunk.kind == "table") or not _CJK.search(quote)
     if not prints_number(fact):  # a zero in words (本表无数据) or a blank cell
@@ -130,7 +131,8 @@ def label_text(fact: Fact, doc: DocumentData | None, labels: FieldLabels | None 
             break
     tabular = row or before.rstrip()[-1:].isdigit()
     if tabular and chunk is not None:  # the column headers are printed above the row, in the chunk
-        return LabelText(_fold(f"{headings} {chunk.text} {before}"), _fold(near), False)
+        header = _table_head(doc, ev.start)  # or above the table, where it has no header rows
+        return LabelText(_fold(f"{headings} {header} {chunk.text} {before}"), _fold(near), False)
     return LabelText(_fold(f"{headings} {before} {after}"), _fold(near), True)
 
 
@@ -148,6 +150,30 @@ def _table_just_above(doc: DocumentData | None, start: int | None) -> str:
         return ""
     tables = [c for c in doc.chunks if c.kind == "table" and c.end <= start <= c.end + _NOTE_REACH]
     return tables[-1].text if tables else ""
+
+
+_TABLE_LINES = 400
+"""Lines walked back over from a table row to the table's title."""
+_TITLE_LINE = re.compile(r"表\s*$|单位\s*[:：]")
+
+
+def _table_head(doc: DocumentData | None, start: int | None) -> str:
+    """The title and header lines of the table holding ``start``: the printed characters
+    from the nearest title (or unit) line above. A plain-text table whose header lines were
+    not read as rows (single-spaced, names wrapped past recognition) names its columns
+    only there, above a chunk that may not reach them."""
+    if doc is None or start is None:
+        return ""
+    text = doc.normalized.text
+    top = text.rfind("\n", 0, start) + 1
+    for _ in range(_TABLE_LINES):
+        if top <= 0:
+            return ""
+        prev = text.rfind("\n", 0, top - 1) + 1
+        if _TITLE_LINE.search(text[prev:top - 1]):
+            return _fold(text[prev:start])[:2 * _ABOVE]
+        top = prev
+    return ""
 
 
 def hints(field: str, labels: FieldLabels) -> Hints:
