@@ -86,18 +86,19 @@ def test_tables_without_rules_read_by_alignment() -> None:
 
 
 def test_group_titles_drawn_without_rules_head_every_sub_column_of_their_group() -> None:
-    """The 三公 table's four header levels with no rules at all: ``合计`` is too narrow to
-    reach over the middle of either sub-column, ``公务用车购置及运行维护费`` over only two of
-    its six; each still heads its whole group (before: ``合计预算数`` run together and a
-    thirteenth column)."""
+    """The 三公 table's four header levels with no rules, or rules between rows only:
+    ``合计`` is too narrow to reach over the middle of either sub-column,
+    ``公务用车购置及运行维护费`` over only two of its six; each still heads its whole group
+    (before: ``合计预算数`` run together and a thirteenth column)."""
     want = {"合计": (0, 2), "因公出国（境）费": (2, 2), "公务用车购置及运行维护费": (4, 6),
             "小计": (4, 2), "公务用车购置费": (6, 2), "公务接待费": (10, 2)}
-    for seed, family in ((6012, "national"), (6001, "shanghai")):
-        _, read = _read(seed, family, "none")
+    for seed, family, rulings in ((6012, "national", "none"), (6001, "shanghai", "none"),
+                                  (6012, "national", "horizontal"), (6001, "shanghai", "horizontal")):
+        _, read = _read(seed, family, rulings)
         (table,) = [t for ts in read.values() for t in ts
                     if any(c.text == "公务接待费" and c.row < t.header_rows for c in t.cells)]
         heads = {c.text: (c.col, c.col_span) for c in table.cells if c.row < table.header_rows}
-        assert table.n_cols == 12 and {k: heads.get(k) for k in want} == want, (seed, heads)
+        assert table.n_cols == 12 and {k: heads.get(k) for k in want} == want, (seed, rulings, heads)
 
 
 def test_a_ruled_report_is_read_as_before() -> None:

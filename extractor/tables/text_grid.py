@@ -332,10 +332,7 @@ def _header_cells(head: list[list[Tok]], columns: list[_Span], values: set[int])
         spanning = []
         used: set[int] = set()
         for tok in (w for t in line for w in _split(t, columns, named)):
-            cols = _covered(tok, columns)
-            pair = _pair_below(tok, head) if len(cols) == 1 else None
-            if pair is not None and _covered(pair[1], columns)[0] == _covered(pair[0], columns)[-1] + 1:
-                cols = [*_covered(pair[0], columns), *_covered(pair[1], columns)]
+            cols = _span_of(tok, head, columns)
             if len(cols) > 1:
                 spanning.append((tok, cols))
                 continue
@@ -353,6 +350,18 @@ def _header_cells(head: list[list[Tok]], columns: list[_Span], values: set[int])
         cells.append(_cell(r, col, "".join(t.text for t in toks), toks[:1] if toks[0].box is None else toks,
                            header=True))
     return cells
+
+
+def _span_of(tok: Tok, head: list[list[Tok]], columns: list[_Span]) -> list[int]:
+    """The columns a header fragment heads: those it covers, or the two neighbouring
+    columns whose sub-headers it stands centred over (:func:`_pair_below`)."""
+    cols = _covered(tok, columns)
+    pair = _pair_below(tok, head) if len(cols) == 1 else None
+    if pair is not None:
+        left, right = _covered(pair[0], columns), _covered(pair[1], columns)
+        if right[0] == left[-1] + 1:
+            return [*left, *right]
+    return cols
 
 
 def _widened(spanning: list[tuple[Tok, list[int]]], used: set[int],
@@ -389,8 +398,12 @@ def _banded_header(head: list[list[Tok]], columns: list[_Span]) -> list[Cell]:
     cells: list[Cell] = []
     for r, line in enumerate(head):
         placed: dict[int, tuple[list[int], list[Tok]]] = {}
-        for tok in line:
-            cols = _covered(tok, columns)
+        spans = [(tok, _span_of(tok, head, columns)) for tok in line]
+        below = {c for later in head[r + 1:] for t in later for c in _covered(t, columns)}
+        single = {cols[0] for _, cols in spans if len(cols) == 1}
+        wide = {id(t): c for t, c in _widened([(t, c) for t, c in spans if len(c) > 1], single, below)}
+        for tok, covered in spans:
+            cols = wide.get(id(tok), covered)
             placed.setdefault(cols[0], (cols, []))[1].append(tok)
         taken: set[int] = set()
         for first, (cols, toks) in sorted(placed.items()):
