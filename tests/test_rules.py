@@ -560,6 +560,24 @@ def test_a_single_spaced_table_is_labelled_by_the_header_above_its_rows() -> Non
         == {"project_expense_total": 10.77, "basic_expense.total": 870.56}
 
 
+def test_a_plain_text_expense_table_with_its_header_in_eight_lines_above() -> None:
+    """putuo_sthjj's 支出决算表 as its text prints it: the title eight header lines above
+    the rows, and the code columns' titles run into the 合计 label (类 款 项 合计)."""
+    text = (TITLE + "支出决算表\n单位：万元\n项目\n对附属单位补助\n"
+            "本年支出合计 基本支出 项目支出 上缴上级支出 经营支出\n功能分类 支出\n科目名称\n科目编码\n"
+            "决算数 决算数 决算数 决算数 决算数 决算数\n"
+            "类 款 项 合计 4,733.14 3,365.38 1,367.76 0.00 0.00 0.00\n"
+            "208 社会保障和就业支出 471.44 460.67 10.77 0.00 0.00 0.00\n"
+            "20805 行政事业单位养老支出 460.67 460.67 0.00 0.00 0.00 0.00\n"
+            "注：本表反映部门本年度各项支出情况。\n")
+    doc = make_doc(text)
+    kept = admit(RulesExtractor().read(doc), doc).facts
+    got = {f.field: f.value for f in kept if f.field.startswith("expense_uses.")}
+    assert got == {"expense_uses.basic": 3365.38, "expense_uses.project": 1367.76,
+                   "expense_uses.remit_to_superior": 0.0, "expense_uses.operating": 0.0,
+                   "expense_uses.affiliate_subsidy": 0.0}
+
+
 def test_the_department_is_the_whole_name_field_not_its_first_suffix() -> None:
     text = ("部门名称：上海市静安区人力资源和社会保障局\n2021年度\n" + TITLE
             + "上海市静安区人力资源和社会保障局2021年度收入决算合计100万元。\n")

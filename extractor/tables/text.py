@@ -34,8 +34,9 @@ _UNIT_RE = re.compile(r"(?:金额)?单位[:：]\s*(万元|元)")
 LIST_MARK = re.compile(
     r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.．、])\s*")
 _MARKER = re.compile(r"公开\s*\d{1,2}\s*表|附表\s*\d{1,2}")
-TITLE_REACH = 8
-"""A table's title is among the last lines of prose above it (title, 公开NN表, unit, 部门名称)."""
+TITLE_REACH = 12
+"""A table's title is among the last lines of prose above it (title, 公开NN表, unit, 部门名称,
+and the header lines a plain-text rendering did not read as rows: 支出决算表 prints eight)."""
 _MAX_TITLE = 45
 
 

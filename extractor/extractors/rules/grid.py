@@ -34,9 +34,14 @@ def compact(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+_CODE_TITLES = re.compile(r"^类款项(?=.)")
+"""The code columns' titles a plain-text rendering prints on the first body row (类 款 项 合计)."""
+
+
 def clean_label(text: str) -> str:
-    """A row label as the synonyms see it: no whitespace, no list marker (一、 / （一） / 1.)."""
-    return LIST_MARK.sub("", compact(text))
+    """A row label as the synonyms see it: no whitespace, no list marker (一、 / （一） / 1.),
+    no 类 款 项 column titles run into it."""
+    return LIST_MARK.sub("", _CODE_TITLES.sub("", compact(text)))
 
 
 def is_amount(text: str) -> bool:
