@@ -139,11 +139,6 @@ def _walk(folder: Path) -> Iterator[Path]:
             yield item
 
 
-def page_texts(pages: list[PageText]) -> dict[int, str]:
-    """Each page's text by page number: what a table's offsets point into before placing."""
-    return {page.number: page.raw for page in pages}
-
-
 def _media_type(path: Path) -> str:
     if path.is_dir():
         pages = page_folder(path)
@@ -191,7 +186,7 @@ def read_document(path: Path, settings: OcrSettings, ocr: OcrEngine | None = Non
         raise IngestError(str(path), "no such file")
     if path.is_dir() and page_folder(path):
         pages, tables = _read_images(path, settings, ocr, progress)
-        return ReadResult(pages, _media_type(path), merge_continuations(tables, page_texts(pages)))
+        return ReadResult(pages, _media_type(path), merge_continuations(tables, pages))
     if not path.is_file():
         raise IngestError(str(path), "not a regular file")
     media_type = _media_type(path)
@@ -203,10 +198,10 @@ def read_document(path: Path, settings: OcrSettings, ocr: OcrEngine | None = Non
         raise EmptyFileError(str(path), "file is empty (0 bytes)")
     if media_type == "application/pdf":
         pages, tables = _read_pdf(path, settings, ocr, progress)
-        return ReadResult(pages, media_type, merge_continuations(tables, page_texts(pages)))
+        return ReadResult(pages, media_type, merge_continuations(tables, pages))
     if media_type.startswith("image/"):
         pages, tables = _read_images(path, settings, ocr, progress)
-        return ReadResult(pages, media_type, merge_continuations(tables, page_texts(pages)))
+        return ReadResult(pages, media_type, merge_continuations(tables, pages))
     pages = _read_text(path)
     if progress is not None:
         progress(len(pages), len(pages))

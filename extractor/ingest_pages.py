@@ -30,7 +30,6 @@ from extractor.ingest import (
     check_images_read,
     check_pdf_read,
     open_pdf,
-    page_texts,
     scanned_page,
 )
 from extractor.ocr import shared_engine
@@ -129,4 +128,4 @@ def assemble(path: Path, reads: list[PageRead]) -> ReadResult:
         check_images_read(path, pages)
     else:
         check_pdf_read(path, pages, any(r.ocr_off for r in reads))
-    return ReadResult(pages, _media_type(path), merge_continuations(tables, page_texts(pages)))
+    return ReadResult(pages, _media_type(path), merge_continuations(tables, pages))

@@ -141,7 +141,7 @@ def unruled_tables(boxes: list[PlacedBox], page_number: int) -> list[Table]:
     blocks: list[list[list[PlacedBox]]] = []
     current: list[list[PlacedBox]] = []
     for line in lines:
-        cells = _runs(line, gap)
+        cells = line_runs(line, gap)
         if cells >= 2:
             current.append(line)
             continue
@@ -158,7 +158,7 @@ def unruled_tables(boxes: list[PlacedBox], page_number: int) -> list[Table]:
     return tables
 
 
-def _runs(line: list[PlacedBox], gap: float) -> int:
+def line_runs(line: list[PlacedBox], gap: float) -> int:
     """Pieces of a line that stand at least ``gap`` apart (table cells, not words)."""
     count, right = 0, -math.inf
     for b in sorted(line, key=lambda b: b.x0):

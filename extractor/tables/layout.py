@@ -43,13 +43,14 @@ def outside_tables(boxes: Sequence[TextBox], tables: Sequence[Table]) -> list[Te
     """The boxes whose centre lies in no table: in no table's box, or in the box but in
     none of its cells' boxes (on a skewed scan the box is wider than the table, and the
     unit line printed just above the table's high corner falls inside it)."""
-    def inside(box: TextBox, table: Table) -> bool:
-        if table.bbox is None or not _inside(box, table.bbox):
-            return False
-        cells = [c.bbox for c in table.cells if c.bbox is not None]
-        return not cells or any(_inside(box, cell) for cell in cells)
+    areas = [(t.bbox, [c.bbox for c in t.cells if c.bbox is not None]) for t in tables
+             if t.bbox is not None]
 
-    return [b for b in boxes if not any(inside(b, t) for t in tables)]
+    def inside(box: TextBox) -> bool:
+        return any(_inside(box, area) and (not cells or any(_inside(box, c) for c in cells))
+                   for area, cells in areas)
+
+    return [b for b in boxes if not inside(b)]
 
 
 @dataclass

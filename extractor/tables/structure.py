@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from extractor.core.types import Cell, Table
+from extractor.core.types import Cell, PageText, Table
 
 AMOUNT = re.compile(r"^[-−+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?$")
 """A figure as printed in a cell (``2,940.05``, ``0.95``, ``12``, ``3.5%``)."""
@@ -355,11 +355,11 @@ def find_title(lines_above: Sequence[str]) -> str | None:
 # --------------------------------------------------------------------------- continuation
 
 
-def merge_continuations(tables: list[Table], page_texts: dict[int, str] | None = None) -> list[Table]:
+def merge_continuations(tables: list[Table], pages: Sequence[PageText] = ()) -> list[Table]:
     """Tables in document order with every page-continued part folded into its start.
 
-    ``page_texts`` (page number → the page's composed text, in which tables' ``start`` and
-    ``end`` are offsets) lets a table that starts its page, continues nothing and has no
+    ``pages`` (the composed pages, in whose text tables' ``start`` and ``end`` are
+    offsets) let a table that starts its page, continues nothing and has no
     title take its title and unit from the lines that end the page before (a table moved
     to a page of its own, a title printed at the foot of a page).
 
@@ -380,8 +380,8 @@ def merge_continuations(tables: list[Table], page_texts: dict[int, str] | None =
             out.append(table)
     for table in grown:  # header rows, column kinds and labels judged on the whole table
         annotate(table, [])
-    if page_texts:
-        _titles_from_previous_page(out, page_texts)
+    if pages:
+        _titles_from_previous_page(out, {page.number: page.raw for page in pages})
     for i, table in enumerate(out):
         table.index = i
     return out

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from extractor.core.types import BBox, Table
-from extractor.tables.aligned import PlacedBox
+from extractor.tables.aligned import PlacedBox, line_runs
 from extractor.tables.text_grid import NUM, Tok, aligned_table
 
 MIN_FIGURE_ROWS = 2
@@ -58,18 +58,9 @@ def _lines(words: list[_Word], h: float) -> list[list[_Word]]:
     return [sorted(line, key=lambda w: w.x0) for line in lines]
 
 
-def _runs(line: list[_Word], h: float) -> int:
-    count, right = 0, float("-inf")
-    for w in line:
-        if w.x0 - right >= h:
-            count += 1
-        right = max(right, w.x1)
-    return count
-
-
 def _prose(line: list[_Word], h: float) -> bool:
     text = "".join(w.text for w in line)
-    return _runs(line, h) == 1 and (len(text) > 24 or _PROSE.search(text) is not None)
+    return line_runs(line, h) == 1 and (len(text) > 24 or _PROSE.search(text) is not None)
 
 
 def _anchor(line: list[_Word]) -> bool:
@@ -85,7 +76,7 @@ def _blocks(lines: list[list[_Word]], h: float) -> list[list[list[_Word]]]:
         if line and not _prose(line, h) and not gap:
             current.append(line)
             continue
-        figures = [ln for ln in current if _anchor(ln) and _runs(ln, h) >= 2]
+        figures = [ln for ln in current if _anchor(ln) and line_runs(ln, h) >= 2]
         words = sum(1 for ln in figures for w in ln if _is_figure(w.text) and "." in w.text)
         if words and (len(figures) >= MIN_FIGURE_ROWS or words >= MIN_FIGURES):
             last = max(i for i, ln in enumerate(current) if _anchor(ln))
